@@ -1,0 +1,99 @@
+# mdmid: `make` builds, `make check` runs every test, `make run` starts a dev instance.
+# `make check SAN=1` builds with AddressSanitizer + UndefinedBehaviorSanitizer into
+# build-san/ and runs the same tests.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+PORT ?= 8080
+SAN ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := libssl libcrypto libmicrohttpd libpq
+
+ifeq ($(SAN),1)
+BUILD ?= build-san
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+BUILD ?= build
+OPT := -O2 -g
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmicrohttpd -lpq)
+CPPFLAGS += -Iinclude -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS += -std=c11 -Wall -Wextra -Werror $(OPT) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(OPT)
+LDLIBS += $(PKG_LIBS) -lpthread
+
+CORE_SRC := $(wildcard core/*.c)
+SCEP_SRC := $(wildcard scep/*.c)
+PKCS12_SRC := $(wildcard pkcs12/*.c)
+CLI_SRC := $(wildcard cli/*.c) mdmid.c
+SQL := $(sort $(wildcard sql/[0-9]*.sql))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+SUPPORT_SRC := tests/support/scep_client.c
+
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(SCEP_SRC) $(PKCS12_SRC)) $(BUILD)/obj/sql_migrations.o
+CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SUPPORT_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all check unit integration run install clean deps
+all: $(BUILD)/mdmid $(BUILD)/scep-req
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/sql_migrations.c: $(SQL) sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $@ $(SQL)
+
+$(BUILD)/obj/sql_migrations.o: $(BUILD)/sql_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(BUILD)/libmdmid.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/mdmid: $(CLI_OBJ) $(BUILD)/libmdmid.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/scep-req: $(BUILD)/obj/tests/tools/scep-req.o $(SUPPORT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -Itests/support
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libmdmid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Unit tests (cmocka, as TAP) and integration scenarios (TAP scripts against a
+# real server, real PostgreSQL and real clients) all run under one prove.
+check: all $(UNIT_BIN)
+	MDMID_BUILD=$(BUILD) sh tests/run-tests.sh $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
+
+unit: $(UNIT_BIN)
+	MDMID_BUILD=$(BUILD) sh tests/run-tests.sh $(UNIT_BIN)
+
+deps:
+	sh deploy/install-deps.sh
+
+# A development instance: throwaway PostgreSQL and CA under ./var/.
+run:
+	sh deploy/install-deps.sh
+	$(MAKE) all
+	MDMID_BIN=$(BUILD)/mdmid bash deploy/dev-run.sh --port $(PORT)
+
+install: $(BUILD)/mdmid
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mdmid/sql $(DESTDIR)$(PREFIX)/share/doc/mdmid
+	install -m 0755 $(BUILD)/mdmid $(DESTDIR)$(PREFIX)/bin/mdmid
+	install -m 0644 $(SQL) $(DESTDIR)$(PREFIX)/share/mdmid/sql/
+	install -m 0644 deploy/mdmid.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/mdmid/
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

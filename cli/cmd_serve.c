@@ -1,0 +1,101 @@
+/* mdmid serve: the SCEP listener in the foreground until SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/provider.h>
+
+#include "cli.h"
+#include "mdmid/fileutil.h"
+#include "mdmid/log.h"
+#include "mdmid/scep_http.h"
+#include "mdmid/scep_svc.h"
+
+static const char serve_usage[] =
+	"usage: mdmid serve [--config FILE]\n"
+	"\n"
+	"Serves SCEP (RFC 8894) at the configured scep_path and /cgi-bin/pkiclient.exe, and\n"
+	"/healthz, on `listen`, until SIGINT or SIGTERM. Every key of the configuration file\n"
+	"can be overridden by MDMID_<KEY>; see deploy/mdmid.conf.example.\n";
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct mdmid_config cfg;
+	struct scep_svc *svc = NULL;
+	struct scep_http *http = NULL;
+	OSSL_PROVIDER *legacy = NULL, *deflt = NULL;
+	const char *config = NULL;
+	char err[1024];
+	sigset_t sigs;
+	int c, sig = 0, rc = EXIT_USAGE;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h': fputs(serve_usage, stdout); return EXIT_OK;
+		default: fputs(serve_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mdmid serve: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (cli_load_config(config, &cfg) < 0)
+		goto out;
+	rc = EXIT_FAIL;
+	if (cfg.allow_single_des) {
+		/* OpenSSL 3 keeps DES-CBC in the legacy provider; loading it turns off
+		 * the implicit default provider, so both are loaded. */
+		if (!(deflt = OSSL_PROVIDER_load(NULL, "default")) || !(legacy = OSSL_PROVIDER_load(NULL, "legacy"))) {
+			fprintf(stderr, "mdmid serve: allow_single_des needs OpenSSL's legacy provider, which did not load\n");
+			goto out;
+		}
+		log_warn("msg=\"allow_single_des is on: single-DES requests are accepted (RFC 8894 forbids them)\"");
+	}
+	if (!cfg.challenge)
+		log_warn("msg=\"no challenge configured (challenge_file or MDMID_CHALLENGE): every PKCSReq will be refused\"");
+	/* Worker threads inherit this mask, so only sigwait sees the signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!(svc = scep_svc_new(&cfg, err, sizeof err)) || !(http = scep_http_start(&cfg, svc, err, sizeof err))) {
+		fprintf(stderr, "mdmid serve: %s\n", err);
+		goto out;
+	}
+	if (cfg.port_file[0]) {
+		char buf[16];
+		int n = snprintf(buf, sizeof buf, "%u\n", scep_http_port(http));
+		if (file_write_atomic(cfg.port_file, buf, (size_t)n, 0644) < 0) {
+			fprintf(stderr, "mdmid serve: writing %s failed\n", cfg.port_file);
+			goto out;
+		}
+	}
+	log_info("event=start listen=%s port=%u scep_path=%s single_des=%s", cfg.listen, scep_http_port(http),
+		 cfg.scep_path, cfg.allow_single_des ? "allowed" : "refused");
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+		if (sig == SIGHUP) {
+			log_info("event=sighup msg=\"configuration reload is not supported yet; restart to apply changes\"");
+			continue;
+		}
+		break;
+	}
+	log_info("event=stop signal=%d", sig);
+	rc = EXIT_OK;
+out:
+	scep_http_stop(http);
+	scep_svc_free(svc);
+	OSSL_PROVIDER_unload(legacy);
+	OSSL_PROVIDER_unload(deflt);
+	config_free(&cfg);
+	return rc;
+}

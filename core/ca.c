@@ -1,0 +1,432 @@
+/* The CA and RA key material: creation, loading, decryption and signing. */
+#include "mdmid/ca.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "mdmid/fileutil.h"
+#include "mdmid/x509util.h"
+
+struct ca {
+	X509 *cert;
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;     /* issuers above the CA, if any */
+	X509 *ra_cert;             /* NULL in CA-only mode */
+	EVP_PKEY *ra_key;
+	unsigned char *getcacert;  /* the GetCACert body */
+	size_t getcacert_len;
+	const char *getcacert_type;
+};
+
+static void set_err(char *err, size_t errlen, const char *what, const char *path)
+{
+	unsigned long e = ERR_peek_last_error();
+	char ssl[256] = "";
+	if (e)
+		ERR_error_string_n(e, ssl, sizeof ssl);
+	snprintf(err, errlen, "%s%s%s%s%s", what, path ? " " : "", path ? path : "", e ? ": " : "", ssl);
+	ERR_clear_error();
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* Writes PEM produced by a callback into path atomically with mode. */
+static int write_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key, const char *pass)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc = -1;
+
+	if (!b)
+		return -1;
+	if (cert && !PEM_write_bio_X509(b, cert))
+		goto out;
+	if (key && !PEM_write_bio_PrivateKey(b, key, pass ? EVP_aes_256_cbc() : NULL,
+					     (const unsigned char *)pass, pass ? (int)strlen(pass) : 0, NULL, NULL))
+		goto out;
+	n = BIO_get_mem_data(b, &data);
+	rc = file_write_atomic(path, data, (size_t)n, mode);
+	if (key)
+		OPENSSL_cleanse(data, (size_t)n);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+static X509 *make_cert(EVP_PKEY *key, X509_NAME *subject, X509 *issuer, EVP_PKEY *issuer_key,
+		       unsigned days, const char *basic, const char *key_usage)
+{
+	X509 *x = X509_new();
+	ASN1_INTEGER *serial = x509u_random_serial();
+
+	if (!x || !serial || !X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) || !X509_set_pubkey(x, key))
+		goto fail;
+	/* With no issuer the certificate is its own issuer for the AKI. */
+	if (!x509u_add_ext(x, issuer ? issuer : x, NID_basic_constraints, basic) ||
+	    !x509u_add_ext(x, issuer ? issuer : x, NID_key_usage, key_usage) ||
+	    !x509u_add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash") ||
+	    !x509u_add_ext(x, issuer ? issuer : x, NID_authority_key_identifier, "keyid:always"))
+		goto fail;
+	if (!X509_sign(x, issuer_key, EVP_sha256()))
+		goto fail;
+	ASN1_INTEGER_free(serial);
+	return x;
+fail:
+	ASN1_INTEGER_free(serial);
+	X509_free(x);
+	return NULL;
+}
+
+/* The RA's subject: the CA's, with " SCEP RA" appended to its common name. */
+static X509_NAME *ra_subject(X509_NAME *ca_name)
+{
+	X509_NAME *n = X509_NAME_dup(ca_name);
+	int idx;
+	char cn[256] = "mdmid";
+
+	if (!n)
+		return NULL;
+	if ((idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1)) >= 0) {
+		X509_NAME_get_text_by_NID(n, NID_commonName, cn, sizeof cn - 16);
+		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, idx));
+	}
+	strcat(cn, " SCEP RA");
+	if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (unsigned char *)cn, -1, -1, 0)) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+int ca_init(const struct ca_init_opts *o, char *err, size_t errlen)
+{
+	char *ca_pem = path_join(o->dir, "ca.pem"), *ca_key = path_join(o->dir, "ca.key");
+	char *ra_pem = path_join(o->dir, "ra.pem"), *ra_key = path_join(o->dir, "ra.key");
+	EVP_PKEY *key = NULL, *rkey = NULL;
+	X509 *cert = NULL, *rcert = NULL;
+	X509_NAME *name = NULL, *rname = NULL;
+	int rc = -1;
+
+	if (!ca_pem || !ca_key || !ra_pem || !ra_key) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (o->bits < 2048 || o->bits > 16384) {
+		snprintf(err, errlen, "key size %u: must be between 2048 and 16384 bits", o->bits);
+		goto out;
+	}
+	if (o->days == 0) {
+		snprintf(err, errlen, "validity must be at least one day");
+		goto out;
+	}
+	if (!(name = x509u_name_parse(o->subject))) {
+		snprintf(err, errlen, "subject \"%s\": expected /KEY=value/... with known keys", o->subject);
+		goto out;
+	}
+	if (!o->force && (access(ca_pem, F_OK) == 0 || access(ca_key, F_OK) == 0)) {
+		snprintf(err, errlen, "%s already exists (use --force to replace it)", ca_pem);
+		goto out;
+	}
+	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if (!(key = EVP_RSA_gen(o->bits))) {
+		set_err(err, errlen, "generating the CA key", NULL);
+		goto out;
+	}
+	cert = make_cert(key, name, NULL, key, o->days, "critical,CA:TRUE",
+			 o->no_ra ? "critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment"
+				  : "critical,keyCertSign,cRLSign");
+	if (!cert) {
+		set_err(err, errlen, "making the CA certificate", NULL);
+		goto out;
+	}
+	if (!o->no_ra) {
+		if (!(rkey = EVP_RSA_gen(o->bits)) || !(rname = ra_subject(name)) ||
+		    !(rcert = make_cert(rkey, rname, cert, key, o->days, "critical,CA:FALSE",
+					"critical,digitalSignature,keyEncipherment"))) {
+			set_err(err, errlen, "making the RA certificate", NULL);
+			goto out;
+		}
+	}
+	/* Keys first: a certificate on disk always has its key beside it. */
+	if (write_pem(ca_key, 0600, NULL, key, o->passphrase) < 0 ||
+	    (rcert && write_pem(ra_key, 0600, NULL, rkey, o->passphrase) < 0) ||
+	    write_pem(ca_pem, 0644, cert, NULL, NULL) < 0 || (rcert && write_pem(ra_pem, 0644, rcert, NULL, NULL) < 0)) {
+		snprintf(err, errlen, "writing into %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	/* A CA-only set-up must not pick up an RA left from an earlier init. */
+	if (!rcert && ((unlink(ra_pem) < 0 && errno != ENOENT) || (unlink(ra_key) < 0 && errno != ENOENT))) {
+		snprintf(err, errlen, "removing the old RA from %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ca_pem), free(ca_key), free(ra_pem), free(ra_key);
+	EVP_PKEY_free(key), EVP_PKEY_free(rkey);
+	X509_free(cert), X509_free(rcert);
+	X509_NAME_free(name), X509_NAME_free(rname);
+	return rc;
+}
+
+static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *pass = u;
+	size_t n;
+	(void)rwflag;
+	if (!pass)
+		return 0;
+	n = strlen(pass);
+	if (n > (size_t)size)
+		return -1;
+	memcpy(buf, pass, n);
+	return (int)n;
+}
+
+static EVP_PKEY *load_key(const char *path, const char *pass, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+	struct stat st;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		fprintf(stderr, "warning: %s is readable by group or others (mode %03o): chmod 600 it\n", path,
+			(unsigned)(st.st_mode & 0777));
+	k = PEM_read_PrivateKey(f, NULL, pem_pass_cb, (void *)pass);
+	fclose(f);
+	if (!k)
+		set_err(err, errlen, "reading the private key", path);
+	return k;
+}
+
+/* Reads the first certificate of path; any further ones go to chain. */
+static X509 *load_certs(const char *path, STACK_OF(X509) *chain, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	X509 *first, *x;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	first = PEM_read_X509(f, NULL, NULL, NULL);
+	while (first && chain && (x = PEM_read_X509(f, NULL, NULL, NULL)))
+		sk_X509_push(chain, x);
+	fclose(f);
+	ERR_clear_error(); /* the end of the file reads as an error */
+	if (!first)
+		snprintf(err, errlen, "%s: no PEM certificate", path);
+	return first;
+}
+
+static int has_key_usage(X509 *x, uint32_t bits)
+{
+	return (X509_get_extension_flags(x) & EXFLAG_KUSAGE) && (X509_get_key_usage(x) & bits) == bits;
+}
+
+static int build_getcacert(struct ca *ca)
+{
+	STACK_OF(X509) *certs;
+	int n, ok = 0;
+
+	if (!ca->ra_cert && sk_X509_num(ca->chain) == 0) {
+		unsigned char *der = NULL;
+		if ((n = i2d_X509(ca->cert, &der)) <= 0)
+			return 0;
+		ca->getcacert = der;
+		ca->getcacert_len = (size_t)n;
+		ca->getcacert_type = "application/x-x509-ca-cert";
+		return 1;
+	}
+	/* RA first, then the CA and its chain up to the root. */
+	if (!(certs = sk_X509_new_null()))
+		return 0;
+	if ((ca->ra_cert && !sk_X509_push(certs, ca->ra_cert)) || !sk_X509_push(certs, ca->cert))
+		goto out;
+	for (int i = 0; i < sk_X509_num(ca->chain); i++)
+		if (!sk_X509_push(certs, sk_X509_value(ca->chain, i)))
+			goto out;
+	ok = x509u_degenerate_p7(certs, &ca->getcacert, &ca->getcacert_len);
+	ca->getcacert_type = "application/x-x509-ca-ra-cert";
+out:
+	sk_X509_free(certs);
+	return ok;
+}
+
+int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_t errlen)
+{
+	char *ca_pem = path_join(dir, "ca.pem"), *ca_key = path_join(dir, "ca.key");
+	char *ra_pem = path_join(dir, "ra.pem"), *ra_key = path_join(dir, "ra.key");
+	struct ca *ca = calloc(1, sizeof *ca);
+	int rc = -1;
+
+	*out = NULL;
+	if (!ca || !ca_pem || !ca_key || !ra_pem || !ra_key || !(ca->chain = sk_X509_new_null())) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!(ca->cert = load_certs(ca_pem, ca->chain, err, errlen)) || !(ca->key = load_key(ca_key, pass, err, errlen)))
+		goto out;
+	if (X509_check_private_key(ca->cert, ca->key) != 1) {
+		set_err(err, errlen, "the CA key does not match", ca_pem);
+		goto out;
+	}
+	if (!(X509_get_extension_flags(ca->cert) & EXFLAG_CA) || !has_key_usage(ca->cert, KU_KEY_CERT_SIGN)) {
+		snprintf(err, errlen, "%s: not a CA certificate with keyCertSign", ca_pem);
+		goto out;
+	}
+	if (access(ra_pem, F_OK) == 0) {
+		if (!(ca->ra_cert = load_certs(ra_pem, NULL, err, errlen)) ||
+		    !(ca->ra_key = load_key(ra_key, pass, err, errlen)))
+			goto out;
+		if (X509_check_private_key(ca->ra_cert, ca->ra_key) != 1) {
+			set_err(err, errlen, "the RA key does not match", ra_pem);
+			goto out;
+		}
+		if (X509_check_issued(ca->cert, ca->ra_cert) != X509_V_OK) {
+			snprintf(err, errlen, "%s: the RA certificate was not issued by the CA", ra_pem);
+			goto out;
+		}
+		if (!has_key_usage(ca->ra_cert, KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
+			snprintf(err, errlen, "%s: the RA needs keyUsage digitalSignature and keyEncipherment", ra_pem);
+			goto out;
+		}
+	} else if (!has_key_usage(ca->cert, KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
+		snprintf(err, errlen, "%s: without an RA the CA needs keyUsage digitalSignature and keyEncipherment",
+			 ca_pem);
+		goto out;
+	}
+	if (EVP_PKEY_get_base_id(ca_get0_responder_cert(ca) == ca->cert ? ca->key : ca->ra_key) != EVP_PKEY_RSA) {
+		snprintf(err, errlen, "the SCEP responder key must be RSA");
+		goto out;
+	}
+	if (!build_getcacert(ca)) {
+		set_err(err, errlen, "encoding the GetCACert answer", NULL);
+		goto out;
+	}
+	*out = ca;
+	ca = NULL;
+	rc = 0;
+out:
+	free(ca_pem), free(ca_key), free(ra_pem), free(ra_key);
+	ca_free(ca);
+	return rc;
+}
+
+void ca_free(struct ca *ca)
+{
+	if (!ca)
+		return;
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
+	sk_X509_pop_free(ca->chain, X509_free);
+	X509_free(ca->ra_cert);
+	EVP_PKEY_free(ca->ra_key);
+	OPENSSL_free(ca->getcacert);
+	free(ca);
+}
+
+X509 *ca_get0_cert(const struct ca *ca) { return ca->cert; }
+X509 *ca_get0_responder_cert(const struct ca *ca) { return ca->ra_cert ? ca->ra_cert : ca->cert; }
+bool ca_has_ra(const struct ca *ca) { return ca->ra_cert != NULL; }
+STACK_OF(X509) *ca_get0_chain(const struct ca *ca) { return ca->chain; }
+
+static EVP_PKEY *responder_key(const struct ca *ca) { return ca->ra_cert ? ca->ra_key : ca->key; }
+
+void ca_get0_getcacert(const struct ca *ca, const unsigned char **body, size_t *len, const char **content_type)
+{
+	*body = ca->getcacert;
+	*len = ca->getcacert_len;
+	*content_type = ca->getcacert_type;
+}
+
+enum mdmid_err ca_decrypt_envelope(const struct ca *ca, PKCS7 *env, unsigned char **out, size_t *outlen)
+{
+	BIO *bio = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	enum mdmid_err rc = MDMID_ERR_DECRYPT;
+
+	*out = NULL;
+	/* pcert NULL: try every recipient, random key when none matches. */
+	if (!(bio = PKCS7_dataDecode(env, responder_key(ca), NULL, NULL)))
+		goto out;
+	for (;;) {
+		int n;
+		if (cap - len < 4096) {
+			unsigned char *nb;
+			/* An envelope never decrypts to more bytes than it holds. */
+			if (cap > 1u << 20 || !(nb = realloc(buf, cap + 8192)))
+				goto out;
+			buf = nb;
+			cap += 8192;
+		}
+		n = BIO_read(bio, buf + len, (int)(cap - len));
+		if (n > 0) {
+			len += (size_t)n;
+			continue;
+		}
+		/* End of data, or a padding error from the cipher BIO. */
+		if (!BIO_get_cipher_status(bio))
+			goto out;
+		break;
+	}
+	if (len == 0)
+		goto out;
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+	rc = MDMID_OK;
+out:
+	if (buf) {
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
+	BIO_free_all(bio);
+	ERR_clear_error();
+	return rc;
+}
+
+PKCS7_SIGNER_INFO *ca_responder_add_signer(const struct ca *ca, PKCS7 *p7, const EVP_MD *md, int flags)
+{
+	return PKCS7_sign_add_signer(p7, ca_get0_responder_cert(ca), responder_key(ca), md, flags);
+}
+
+enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert)
+{
+	if (!X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)))
+		return MDMID_ERR_ISSUE;
+	if (X509_sign(cert, ca->key, EVP_sha256()) <= 0) {
+		ERR_clear_error();
+		return MDMID_ERR_ISSUE;
+	}
+	return MDMID_OK;
+}

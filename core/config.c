@@ -1,0 +1,288 @@
+/* Configuration file and environment overrides, table-driven. */
+#include "mdmid/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+enum cfg_type { CFG_STRING, CFG_BOOL, CFG_UINT, CFG_SECRET, CFG_SECRET_FILE };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;
+};
+
+#define F(field) offsetof(struct mdmid_config, field)
+static const struct cfg_key cfg_keys[] = {
+	{"listen", CFG_STRING, F(listen), "127.0.0.1:8080"},
+	{"scep_path", CFG_STRING, F(scep_path), "/scep"},
+	{"database", CFG_STRING, F(database), ""},
+	{"database_password_file", CFG_SECRET_FILE, F(database_password), NULL},
+	{"database_password", CFG_SECRET, F(database_password), NULL},
+	{"ca_dir", CFG_STRING, F(ca_dir), "/var/lib/mdmid/ca"},
+	{"ca_key_passphrase_file", CFG_SECRET_FILE, F(ca_key_passphrase), NULL},
+	{"ca_key_passphrase", CFG_SECRET, F(ca_key_passphrase), NULL},
+	{"challenge_file", CFG_SECRET_FILE, F(challenge), NULL},
+	{"challenge", CFG_SECRET, F(challenge), NULL},
+	{"allow_single_des", CFG_BOOL, F(allow_single_des), "false"},
+	{"advertise_post", CFG_BOOL, F(advertise_post), "true"},
+	{"min_rsa_bits", CFG_UINT, F(min_rsa_bits), "2048"},
+	{"validity_days", CFG_UINT, F(validity_days), "365"},
+	{"csr_subject", CFG_BOOL, F(csr_subject), "true"},
+	{"csr_san", CFG_BOOL, F(csr_san), "true"},
+	{"max_body_bytes", CFG_UINT, F(max_body_bytes), "65536"},
+	{"body_timeout_seconds", CFG_UINT, F(body_timeout_seconds), "30"},
+	{"idle_timeout_seconds", CFG_UINT, F(idle_timeout_seconds), "15"},
+	{"max_connections", CFG_UINT, F(max_connections), "1000"},
+	{"workers", CFG_UINT, F(workers), "0"},
+	{"log_level", CFG_STRING, F(log_level), "info"},
+	{"port_file", CFG_STRING, F(port_file), ""},
+};
+#undef F
+#define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+static const struct cfg_key *cfg_find(const char *name)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static void secret_free(char **p)
+{
+	if (*p) {
+		OPENSSL_cleanse(*p, strlen(*p));
+		free(*p);
+		*p = NULL;
+	}
+}
+
+char *config_read_secret_file(const char *path, char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	if (ferror(f) || !feof(f)) {
+		fclose(f);
+		OPENSSL_cleanse(buf, sizeof buf);
+		snprintf(err, errlen, "%s: unreadable or larger than %zu bytes", path, sizeof buf - 1);
+		return NULL;
+	}
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "%s: the secret file is empty", path);
+		return NULL;
+	}
+	char *s = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof buf);
+	if (!s)
+		snprintf(err, errlen, "out of memory");
+	return s;
+}
+
+/* Sets one key from a string. `from_env` allows CFG_SECRET values. */
+static int cfg_set(struct mdmid_config *cfg, const struct cfg_key *k, const char *value, int from_env,
+		   const char *where, char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+	char *end;
+	unsigned long v;
+
+	switch (k->type) {
+	case CFG_STRING: {
+		char **slot = (char **)(void *)(base + k->offset);
+		char *s = strdup(value);
+		if (!s)
+			goto nomem;
+		free(*slot);
+		*slot = s;
+		return 0;
+	}
+	case CFG_BOOL: {
+		bool *slot = (bool *)(base + k->offset);
+		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on") || !strcmp(value, "1"))
+			*slot = true;
+		else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "off") || !strcmp(value, "0"))
+			*slot = false;
+		else {
+			snprintf(err, errlen, "%s: %s must be true or false, not \"%s\"", where, k->name, value);
+			return -1;
+		}
+		return 0;
+	}
+	case CFG_UINT: {
+		unsigned *slot = (unsigned *)(void *)(base + k->offset);
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' || v > UINT_MAX) {
+			snprintf(err, errlen, "%s: %s must be a non-negative integer, not \"%s\"", where, k->name, value);
+			return -1;
+		}
+		*slot = (unsigned)v;
+		return 0;
+	}
+	case CFG_SECRET: {
+		char **slot = (char **)(void *)(base + k->offset);
+		if (!from_env) {
+			snprintf(err, errlen, "%s: %s is a secret: put it in a file named by %s_file, or in MDMID_%s",
+				 where, k->name, k->name, k->name);
+			for (char *p = err + strlen(err) - strlen(k->name); *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+			return -1;
+		}
+		secret_free(slot);
+		if (!(*slot = strdup(value)))
+			goto nomem;
+		return 0;
+	}
+	case CFG_SECRET_FILE: {
+		char **slot = (char **)(void *)(base + k->offset);
+		char sub[512];
+		if (!value[0])
+			return 0;
+		char *s = config_read_secret_file(value, sub, sizeof sub);
+		if (!s) {
+			snprintf(err, errlen, "%s: %s: %s", where, k->name, sub);
+			return -1;
+		}
+		secret_free(slot);
+		*slot = s;
+		return 0;
+	}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int cfg_read_file(struct mdmid_config *cfg, const char *path, char *err, size_t errlen)
+{
+	char line[4096], where[600];
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		char *key, *value, *eq;
+		const struct cfg_key *k;
+
+		lineno++;
+		snprintf(where, sizeof where, "%s:%u", path, lineno);
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s: line too long", where);
+			goto fail;
+		}
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		if (!(eq = strchr(key, '='))) {
+			snprintf(err, errlen, "%s: expected key = value", where);
+			goto fail;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		/* Optional double quotes around a value. */
+		size_t vl = strlen(value);
+		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+			value[vl - 1] = '\0';
+			value++;
+		}
+		if (!(k = cfg_find(key))) {
+			snprintf(err, errlen, "%s: unknown key \"%s\"", where, key);
+			goto fail;
+		}
+		if (cfg_set(cfg, k, value, 0, where, err, errlen) < 0)
+			goto fail;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	char envname[128], where[160];
+
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].def && cfg_set(cfg, &cfg_keys[i], cfg_keys[i].def, 1, "default", err, errlen) < 0)
+			return -1;
+	if (path) {
+		if (!(cfg->path = strdup(path))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (cfg_read_file(cfg, path, err, errlen) < 0)
+			return -1;
+	}
+	/* The environment wins over the file. A *_file key comes before its secret
+	 * in the table, so MDMID_CHALLENGE beats MDMID_CHALLENGE_FILE. */
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const char *v;
+		size_t j = 0;
+		j = (size_t)snprintf(envname, sizeof envname, "MDMID_");
+		for (const char *p = cfg_keys[i].name; *p && j + 1 < sizeof envname; p++)
+			envname[j++] = (char)toupper((unsigned char)*p);
+		envname[j] = '\0';
+		if (!(v = getenv(envname)))
+			continue;
+		snprintf(where, sizeof where, "environment %s", envname);
+		if (cfg_set(cfg, &cfg_keys[i], v, 1, where, err, errlen) < 0)
+			return -1;
+	}
+	if (cfg->challenge && !cfg->challenge[0])
+		secret_free(&cfg->challenge);
+	return 0;
+}
+
+void config_free(struct mdmid_config *cfg)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		char **slot = (char **)(void *)((char *)cfg + cfg_keys[i].offset);
+		if (cfg_keys[i].type == CFG_STRING)
+			free(*slot), *slot = NULL;
+		else if (cfg_keys[i].type == CFG_SECRET)
+			secret_free(slot);
+	}
+	free(cfg->path);
+	cfg->path = NULL;
+}

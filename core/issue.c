@@ -1,0 +1,95 @@
+/* Certificate issuance from a CSR. */
+#include "mdmid/issue.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "mdmid/x509util.h"
+
+#define BACKDATE_SECONDS 300
+
+/* Only the CN of the CSR's subject, when the policy does not take the rest. */
+static X509_NAME *subject_cn_only(const X509_NAME *from)
+{
+	X509_NAME *n = X509_NAME_new();
+	int idx = X509_NAME_get_index_by_NID(from, NID_commonName, -1);
+
+	if (!n)
+		return NULL;
+	if (idx >= 0 && X509_NAME_add_entry(n, X509_NAME_get_entry(from, idx), -1, 0))
+		return n;
+	X509_NAME_free(n);
+	return NULL;
+}
+
+/* Copies the subjectAltName from the CSR's extensionRequest, if any. */
+static int copy_san(X509 *cert, X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	int ok = 1, idx;
+
+	if (!exts)
+		return 1;
+	idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
+	if (idx >= 0) {
+		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, idx);
+		GENERAL_NAMES *names = X509V3_EXT_d2i(ext);
+		/* Re-encoded from the parsed names, never copied as opaque bytes. */
+		ok = names && X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_REPLACE) == 1;
+		GENERAL_NAMES_free(names);
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return ok;
+}
+
+enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out)
+{
+	X509 *x = X509_new(), *cacert = ca_get0_cert(ca);
+	ASN1_INTEGER *serial = x509u_random_serial();
+	X509_NAME *subject = NULL;
+	const X509_NAME *csr_name = X509_REQ_get_subject_name(csr);
+	enum mdmid_err rc = MDMID_ERR_ISSUE;
+
+	*out = NULL;
+	if (!x || !serial)
+		goto out;
+	if (X509_NAME_entry_count(csr_name) == 0) {
+		rc = MDMID_ERR_SUBJECT;
+		goto out;
+	}
+	subject = p->csr_subject ? X509_NAME_dup(csr_name) : subject_cn_only(csr_name);
+	if (!subject) {
+		rc = p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
+		goto out;
+	}
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)p->validity_days, 0, NULL) ||
+	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)))
+		goto out;
+	/* A certificate must not outlive its issuer. */
+	if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(cacert)) > 0 &&
+	    !X509_set1_notAfter(x, X509_get0_notAfter(cacert)))
+		goto out;
+	if (!x509u_add_ext(x, cacert, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !x509u_add_ext(x, cacert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+	    !x509u_add_ext(x, cacert, NID_ext_key_usage, "clientAuth") ||
+	    !x509u_add_ext(x, cacert, NID_subject_key_identifier, "hash") ||
+	    !x509u_add_ext(x, cacert, NID_authority_key_identifier, "keyid:always"))
+		goto out;
+	if (p->csr_san && !copy_san(x, csr)) {
+		rc = MDMID_ERR_SUBJECT;
+		goto out;
+	}
+	if ((rc = ca_sign_cert(ca, x)) != MDMID_OK)
+		goto out;
+	*out = x;
+	x = NULL;
+out:
+	ERR_clear_error();
+	X509_free(x);
+	ASN1_INTEGER_free(serial);
+	X509_NAME_free(subject);
+	return rc;
+}

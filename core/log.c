@@ -1,0 +1,52 @@
+/* key=value log lines on stderr. */
+#include "mdmid/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static enum log_level log_min = LOG_LEVEL_INFO;
+static const char *const level_names[LOG_LEVEL__MAX] = {"debug", "info", "warn", "error"};
+
+void log_set_level(enum log_level level)
+{
+	if (level < LOG_LEVEL__MAX)
+		log_min = level;
+}
+
+int log_level_parse(const char *name)
+{
+	for (int i = 0; i < LOG_LEVEL__MAX; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	char line[2048];
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (level < log_min || level >= LOG_LEVEL__MAX)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof line, "ts=%s.%03ldZ level=%s ", ts, now.tv_nsec / 1000000L, level_names[level]);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* Values may come from requests: keep them on one line. */
+	for (char *p = line + n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	/* One write per line so concurrent threads do not interleave. */
+	fprintf(stderr, "%s\n", line);
+}

@@ -1,0 +1,124 @@
+/* Issuance policy checks. */
+#include "mdmid/policy.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
+void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des, bool csr_subject, bool csr_san,
+		 unsigned validity_days, const char *static_challenge)
+{
+	memset(p, 0, sizeof *p);
+	p->min_rsa_bits = min_rsa_bits;
+	p->allow_single_des = allow_single_des;
+	p->csr_subject = csr_subject;
+	p->csr_san = csr_san;
+	p->validity_days = validity_days;
+	if (static_challenge && *static_challenge) {
+		p->has_static_challenge = EVP_Digest(static_challenge, strlen(static_challenge),
+						     p->static_challenge_sha256, NULL, EVP_sha256(), NULL) == 1;
+	}
+}
+
+enum mdmid_err policy_check_digest(int md_nid)
+{
+	switch (md_nid) {
+	case NID_sha1:
+	case NID_sha224:
+	case NID_sha256:
+	case NID_sha384:
+	case NID_sha512:
+		return MDMID_OK;
+	default:
+		return MDMID_ERR_DIGEST_ALG;
+	}
+}
+
+enum mdmid_err policy_check_cipher(const struct policy *p, int cipher_nid)
+{
+	switch (cipher_nid) {
+	case NID_aes_128_cbc:
+	case NID_aes_192_cbc:
+	case NID_aes_256_cbc:
+	case NID_des_ede3_cbc:
+		return MDMID_OK;
+	case NID_des_cbc:
+		return p->allow_single_des ? MDMID_OK : MDMID_ERR_SINGLE_DES;
+	default:
+		return MDMID_ERR_CIPHER_ALG;
+	}
+}
+
+enum mdmid_err policy_check_requester_key(EVP_PKEY *key)
+{
+	return key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? MDMID_OK : MDMID_ERR_REQUESTER_KEY_ALG;
+}
+
+enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY *signer_key)
+{
+	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+
+	if (!key || X509_REQ_verify(csr, key) != 1) {
+		ERR_clear_error();
+		return MDMID_ERR_CSR_SIGNATURE;
+	}
+	if (!signer_key || EVP_PKEY_eq(key, signer_key) != 1)
+		return MDMID_ERR_CSR_KEY_MISMATCH;
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+		return MDMID_ERR_KEY_ALG;
+	if ((unsigned)EVP_PKEY_get_bits(key) < p->min_rsa_bits)
+		return MDMID_ERR_KEY_TOO_SMALL;
+	return MDMID_OK;
+}
+
+int policy_csr_challenge(X509_REQ *csr, char *buf, size_t buflen)
+{
+	int idx = X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1);
+	X509_ATTRIBUTE *attr;
+	ASN1_TYPE *t;
+	int len;
+
+	if (idx < 0 || !(attr = X509_REQ_get_attr(csr, idx)) || X509_ATTRIBUTE_count(attr) != 1 ||
+	    !(t = X509_ATTRIBUTE_get0_type(attr, 0)))
+		return -1;
+	switch (t->type) {
+	case V_ASN1_PRINTABLESTRING:
+	case V_ASN1_UTF8STRING:
+	case V_ASN1_IA5STRING:
+	case V_ASN1_T61STRING:
+		break;
+	default:
+		return -1;
+	}
+	len = ASN1_STRING_length(t->value.asn1_string);
+	if (len < 0 || (size_t)len >= buflen)
+		return -1;
+	memcpy(buf, ASN1_STRING_get0_data(t->value.asn1_string), (size_t)len);
+	buf[len] = '\0';
+	/* An embedded NUL would make two different secrets compare equal as C strings. */
+	if (strlen(buf) != (size_t)len)
+		return -1;
+	return len;
+}
+
+enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *csr)
+{
+	char secret[256];
+	unsigned char h[32];
+	int len = policy_csr_challenge(csr, secret, sizeof secret);
+	int ok;
+
+	if (len < 0)
+		return MDMID_ERR_CHALLENGE_MISSING;
+	/* Hash both sides so the comparison time depends on neither length. */
+	ok = EVP_Digest(secret, (size_t)len, h, NULL, EVP_sha256(), NULL) == 1;
+	OPENSSL_cleanse(secret, sizeof secret);
+	if (!ok)
+		return MDMID_ERR_INTERNAL;
+	if (!p->has_static_challenge || CRYPTO_memcmp(h, p->static_challenge_sha256, sizeof h) != 0)
+		return MDMID_ERR_CHALLENGE_WRONG;
+	return MDMID_OK;
+}

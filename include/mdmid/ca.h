@@ -1,0 +1,61 @@
+/*
+ * The CA and its RA: the only module that holds private keys. The CA key
+ * signs certificates; the responder key (the RA's, or the CA's in CA-only
+ * mode) decrypts requests and signs CertReps. Callers never see a key.
+ */
+#ifndef MDMID_CA_H
+#define MDMID_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "mdmid/err.h"
+
+struct ca;
+
+struct ca_init_opts {
+	const char *dir;          /* ca.pem, ca.key, and ra.pem, ra.key unless no_ra */
+	const char *subject;      /* "/CN=.../O=..." */
+	unsigned bits;            /* RSA modulus size, >= 2048 */
+	unsigned days;            /* validity of the CA and the RA */
+	bool no_ra;               /* one certificate with all four key usages */
+	bool force;               /* replace existing files */
+	const char *passphrase;   /* encrypt the keys (AES-256) when set */
+};
+
+/* Creates the CA (and RA) files. Returns 0, or -1 with a message in err. */
+int ca_init(const struct ca_init_opts *opts, char *err, size_t errlen);
+
+/* Loads and checks the files of dir. Returns 0, or -1 with a message in err. */
+int ca_load(const char *dir, const char *passphrase, struct ca **out, char *err, size_t errlen);
+void ca_free(struct ca *ca);
+
+X509 *ca_get0_cert(const struct ca *ca);
+/* The certificate that signs CertReps and receives requests (RA or CA). */
+X509 *ca_get0_responder_cert(const struct ca *ca);
+bool ca_has_ra(const struct ca *ca);
+/* Certificates above the CA (for an intermediate CA); may be empty. */
+STACK_OF(X509) *ca_get0_chain(const struct ca *ca);
+
+/* The GetCACert answer, built once at load. */
+void ca_get0_getcacert(const struct ca *ca, const unsigned char **body, size_t *len, const char **content_type);
+
+/*
+ * Decrypts an EnvelopedData addressed to the responder. Every failure gives
+ * MDMID_ERR_DECRYPT. No recipient certificate is named, so OpenSSL tries
+ * every recipient and falls back to a random content key when none decrypts:
+ * a bad RSA padding becomes garbage content rather than a distinct error, and
+ * the responder key is no Bleichenbacher oracle. *out is malloc'd.
+ */
+enum mdmid_err ca_decrypt_envelope(const struct ca *ca, PKCS7 *env, unsigned char **out, size_t *outlen);
+
+/* Adds the responder as signer of a partial SignedData (PKCS7_PARTIAL). */
+PKCS7_SIGNER_INFO *ca_responder_add_signer(const struct ca *ca, PKCS7 *p7, const EVP_MD *md, int flags);
+
+/* Sets the issuer name and signs cert with the CA key (SHA-256). */
+enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert);
+
+#endif

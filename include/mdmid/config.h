@@ -1,0 +1,47 @@
+/*
+ * Configuration: one `key = value` file, every key overridable by the
+ * environment variable MDMID_<KEY> (upper case). Secrets never come from the
+ * file itself: only from a *_file key naming a file, or from the environment.
+ */
+#ifndef MDMID_CONFIG_H
+#define MDMID_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mdmid_config {
+	char *path;                 /* the file read, or NULL */
+	char *listen;               /* host:port; port 0 = any free port */
+	char *scep_path;            /* /scep */
+	char *database;             /* libpq conninfo; "" = libpq's environment */
+	char *database_password;    /* secret, or NULL */
+	char *ca_dir;
+	char *ca_key_passphrase;    /* secret, or NULL */
+	char *challenge;            /* static challenge secret, or NULL */
+	bool allow_single_des;
+	bool advertise_post;
+	unsigned min_rsa_bits;
+	unsigned validity_days;
+	bool csr_subject;
+	bool csr_san;
+	unsigned max_body_bytes;
+	unsigned body_timeout_seconds;
+	unsigned idle_timeout_seconds;
+	unsigned max_connections;
+	unsigned workers;           /* 0 = one per core */
+	char *log_level;
+	char *port_file;            /* serve writes the bound port here */
+};
+
+/*
+ * Loads defaults, then `path` (may be NULL: defaults and environment only),
+ * then the environment. On failure writes a message naming the file, line
+ * and key to err and returns -1; cfg must still be passed to config_free.
+ */
+int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t errlen);
+void config_free(struct mdmid_config *cfg);
+
+/* Reads a whole small file (a secret) with the trailing newline removed. */
+char *config_read_secret_file(const char *path, char *err, size_t errlen);
+
+#endif

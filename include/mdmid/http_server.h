@@ -1,0 +1,54 @@
+/*
+ * The HTTP listener (libmicrohttpd): worker threads, connection limits, an
+ * inactivity timeout, a body size limit and a whole-body deadline. Requests
+ * are handed to a route function with the complete body.
+ */
+#ifndef MDMID_HTTP_SERVER_H
+#define MDMID_HTTP_SERVER_H
+
+#include <stddef.h>
+
+struct MHD_Connection;
+struct http_server;
+
+struct http_request {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;              /* the path, without the query */
+	const unsigned char *body;
+	size_t body_len;
+	const char *peer;             /* textual client address */
+};
+
+struct http_reply {
+	unsigned status;
+	const char *content_type;
+	const void *body;             /* copied by the server */
+	size_t len;
+	const char *error;            /* for the access log, or NULL */
+	void *priv;                   /* the route's, handed to cleanup */
+};
+
+/* Fills reply for req; the route may keep data alive through cleanup. */
+typedef void (*http_route_fn)(void *cls, const struct http_request *req, struct http_reply *reply);
+/* Called after the reply was queued: frees what the route allocated. */
+typedef void (*http_cleanup_fn)(void *cls, struct http_reply *reply);
+
+struct http_server_opts {
+	const char *listen;           /* host:port, [v6]:port; port 0 = any */
+	unsigned workers;             /* 0 = one per core */
+	unsigned max_connections;
+	unsigned idle_timeout_seconds;
+	unsigned body_timeout_seconds;
+	size_t max_body_bytes;
+};
+
+struct http_server *http_server_start(const struct http_server_opts *o, http_route_fn route, http_cleanup_fn cleanup,
+				      void *cls, char *err, size_t errlen);
+unsigned http_server_port(const struct http_server *s);
+void http_server_stop(struct http_server *s);
+
+/* The value of a query argument (unescaped by libmicrohttpd), or NULL. */
+const char *http_query_arg(const struct http_request *req, const char *name);
+
+#endif

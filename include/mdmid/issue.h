@@ -1,0 +1,21 @@
+/* Building an end-entity certificate from a CSR under mdmid's policy. */
+#ifndef MDMID_ISSUE_H
+#define MDMID_ISSUE_H
+
+#include <openssl/x509.h>
+
+#include "mdmid/ca.h"
+#include "mdmid/err.h"
+#include "mdmid/policy.h"
+
+/*
+ * Issues a certificate for csr's key. Only mdmid's own extensions are set
+ * (basicConstraints CA:FALSE, keyUsage digitalSignature + keyEncipherment,
+ * extendedKeyUsage clientAuth, key identifiers) plus, when the policy allows,
+ * the CSR's subjectAltName; nothing else of the CSR is copied. The serial is
+ * random, notBefore is backdated five minutes, notAfter never passes the CA's.
+ * *out is the caller's to free.
+ */
+enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * The SCEP service: operations in, answers out, with the issuance core and
+ * the store behind it. No HTTP here: the transport (scep_http.c) hands over
+ * bytes and gets back a status, a content type and a body.
+ */
+#ifndef MDMID_SCEP_SVC_H
+#define MDMID_SCEP_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdmid/ca.h"
+#include "mdmid/config.h"
+#include "mdmid/policy.h"
+
+struct scep_svc;
+
+struct scep_answer {
+	int http_status;
+	const char *content_type;
+	unsigned char *body;        /* malloc'd unless body_static */
+	size_t len;
+	bool body_static;
+	const char *error;          /* the mdmid_err name, for the access log */
+};
+
+/*
+ * Loads the CA, records the issuers in the database and prepares the static
+ * answers. Returns NULL with a message in err.
+ */
+struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t errlen);
+void scep_svc_free(struct scep_svc *svc);
+
+void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans);
+void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans);
+/* A pkiMessage from peer (textual address, may be NULL). */
+void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *msg, size_t len, const char *peer,
+			   struct scep_answer *ans);
+/* Records a request refused before it reached the codec (bad base64 and such). */
+void scep_svc_refused(struct scep_svc *svc, enum mdmid_err e, const char *peer, struct scep_answer *ans);
+void scep_answer_free(struct scep_answer *ans);
+
+#endif

@@ -1,0 +1,46 @@
+/* mdmid: device identity issuance for Apple MDM. main() picks the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef MDMID_VERSION
+#define MDMID_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+	"usage: mdmid <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  serve         serve SCEP (RFC 8894) over HTTP\n"
+	"  ca init       create the CA and RA keys and certificates\n"
+	"  db migrate    create or update the PostgreSQL schema\n"
+	"  version       print the version\n"
+	"\n"
+	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("mdmid %s\n", MDMID_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ca"))
+		return cmd_ca(argc - 1, argv + 1);
+	if (!strcmp(cmd, "db"))
+		return cmd_db(argc - 1, argv + 1);
+	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

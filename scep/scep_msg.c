@@ -1,0 +1,184 @@
+/* pkiMessage parsing and verification: bytes in, a verified request out. */
+#include "mdmid/scep_msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+
+/* A signed attribute of the given NID with exactly one value of type. */
+static ASN1_STRING *signed_attr(PKCS7_SIGNER_INFO *si, int nid, int type)
+{
+	ASN1_TYPE *t = PKCS7_get_signed_attribute(si, nid);
+	if (!t || t->type != type)
+		return NULL;
+	return t->value.asn1_string;
+}
+
+/* Reads the attributes a FAILURE answer needs, and the messageType. */
+static void read_header(PKCS7_SIGNER_INFO *si, struct scep_msg *msg)
+{
+	const struct scep_oids *o = scep_oids();
+	ASN1_STRING *tid = signed_attr(si, o->transaction_id, V_ASN1_PRINTABLESTRING);
+	ASN1_STRING *nonce = signed_attr(si, o->sender_nonce, V_ASN1_OCTET_STRING);
+	ASN1_STRING *mt = signed_attr(si, o->message_type, V_ASN1_PRINTABLESTRING);
+	int len;
+
+	msg->message_type = -1;
+	if (mt && (len = ASN1_STRING_length(mt)) > 0 && len <= 3) {
+		const unsigned char *d = ASN1_STRING_get0_data(mt);
+		int v = 0;
+		for (int i = 0; i < len && v >= 0; i++)
+			v = d[i] >= '0' && d[i] <= '9' ? v * 10 + (d[i] - '0') : -1;
+		msg->message_type = v;
+	}
+	if (!tid || !nonce)
+		return;
+	len = ASN1_STRING_length(tid);
+	if (len <= 0 || len > SCEP_TRANSACTION_ID_MAX)
+		return;
+	/* Printable ASCII only: the ID goes into logs and the database. */
+	for (int i = 0; i < len; i++) {
+		unsigned char c = ASN1_STRING_get0_data(tid)[i];
+		if (c < 0x20 || c > 0x7e)
+			return;
+	}
+	memcpy(msg->transaction_id, ASN1_STRING_get0_data(tid), (size_t)len);
+	msg->transaction_id[len] = '\0';
+	len = ASN1_STRING_length(nonce);
+	if (len < 8 || len > SCEP_NONCE_MAX)
+		return;
+	memcpy(msg->sender_nonce, ASN1_STRING_get0_data(nonce), (size_t)len);
+	msg->sender_nonce_len = (size_t)len;
+	msg->answerable = true;
+}
+
+/* Verifies the outer signature with the message's own signer certificate and
+ * returns the signed content (the envelope's DER) in a memory BIO. */
+static enum mdmid_err verify_outer(PKCS7 *p7, struct scep_msg *msg, BIO **content)
+{
+	STACK_OF(X509) *signers = PKCS7_get0_signers(p7, NULL, 0);
+	BIO *out = BIO_new(BIO_s_mem());
+	enum mdmid_err rc = MDMID_ERR_BAD_SIGNATURE;
+
+	*content = NULL;
+	if (!out)
+		goto out;
+	if (!signers || sk_X509_num(signers) != 1)
+		goto out;
+	msg->signer = sk_X509_value(signers, 0);
+	X509_up_ref(msg->signer);
+	/* NOVERIFY: the requester's certificate is self-signed (or ours, for a
+	 * renewal, checked elsewhere); here only the signature matters. */
+	if (PKCS7_verify(p7, NULL, NULL, NULL, out, PKCS7_NOVERIFY | PKCS7_NOCHAIN | PKCS7_BINARY) != 1)
+		goto out;
+	*content = out;
+	out = NULL;
+	rc = MDMID_OK;
+out:
+	BIO_free(out);
+	sk_X509_free(signers);
+	return rc;
+}
+
+/* Decrypts the pkcsPKIEnvelope and reads the CSR. Every failure from here on
+ * is MDMID_ERR_DECRYPT: which step failed must not be observable. */
+static enum mdmid_err open_envelope(const unsigned char *der, size_t len, const struct ca *ca, const struct policy *p,
+				    struct scep_msg *msg)
+{
+	const unsigned char *q = der;
+	PKCS7 *env = d2i_PKCS7(NULL, &q, (long)len);
+	unsigned char *plain = NULL;
+	size_t plain_len = 0;
+	enum mdmid_err rc = MDMID_ERR_DECRYPT;
+
+	if (!env || q != der + len || !PKCS7_type_is_enveloped(env) || !env->d.enveloped ||
+	    !env->d.enveloped->enc_data || !env->d.enveloped->enc_data->algorithm)
+		goto out;
+	/* The algorithm is checked before any decryption is attempted. */
+	msg->cipher_nid = OBJ_obj2nid(env->d.enveloped->enc_data->algorithm->algorithm);
+	if ((rc = policy_check_cipher(p, msg->cipher_nid)) != MDMID_OK)
+		goto out;
+	rc = MDMID_ERR_DECRYPT;
+	if (ca_decrypt_envelope(ca, env, &plain, &plain_len) != MDMID_OK)
+		goto out;
+	q = plain;
+	msg->csr = d2i_X509_REQ(NULL, &q, (long)plain_len);
+	if (!msg->csr || q != plain + plain_len) {
+		X509_REQ_free(msg->csr);
+		msg->csr = NULL;
+		goto out;
+	}
+	rc = MDMID_OK;
+out:
+	if (plain) {
+		OPENSSL_cleanse(plain, plain_len);
+		free(plain);
+	}
+	PKCS7_free(env);
+	ERR_clear_error();
+	return rc;
+}
+
+enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct ca *ca, const struct policy *p,
+			      struct scep_msg *msg)
+{
+	const unsigned char *q = der;
+	PKCS7 *p7 = NULL;
+	PKCS7_SIGNER_INFO *si;
+	STACK_OF(PKCS7_SIGNER_INFO) *sis;
+	BIO *content = NULL;
+	char *data;
+	long n;
+	enum mdmid_err rc = MDMID_ERR_MSG_DECODE;
+
+	memset(msg, 0, sizeof *msg);
+	msg->message_type = -1;
+	msg->digest_nid = NID_undef;
+	msg->cipher_nid = NID_undef;
+	if (len == 0 || len > (1u << 24))
+		goto out;
+	/* d2i_PKCS7 reads BER, indefinite lengths included, as Apple sends. */
+	if (!(p7 = d2i_PKCS7(NULL, &q, (long)len)) || q != der + len)
+		goto out;
+	if (!PKCS7_type_is_signed(p7) || !p7->d.sign || PKCS7_get_detached(p7) ||
+	    !PKCS7_type_is_data(p7->d.sign->contents))
+		goto out;
+	sis = PKCS7_get_signer_info(p7);
+	if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1)
+		goto out;
+	si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
+	read_header(si, msg);
+	if (!msg->answerable) {
+		rc = MDMID_ERR_MSG_ATTRS;
+		goto out;
+	}
+	msg->digest_nid = OBJ_obj2nid(si->digest_alg->algorithm);
+	if ((rc = policy_check_digest(msg->digest_nid)) != MDMID_OK)
+		goto out;
+	if ((rc = verify_outer(p7, msg, &content)) != MDMID_OK)
+		goto out;
+	if ((rc = policy_check_requester_key(X509_get0_pubkey(msg->signer))) != MDMID_OK)
+		goto out;
+	if (msg->message_type != SCEP_MT_PKCSREQ) {
+		rc = MDMID_ERR_MSG_TYPE;
+		goto out;
+	}
+	n = BIO_get_mem_data(content, &data);
+	rc = open_envelope((const unsigned char *)data, n > 0 ? (size_t)n : 0, ca, p, msg);
+out:
+	BIO_free(content);
+	PKCS7_free(p7);
+	ERR_clear_error();
+	return rc;
+}
+
+void scep_msg_clear(struct scep_msg *msg)
+{
+	X509_free(msg->signer);
+	X509_REQ_free(msg->csr);
+	msg->signer = NULL;
+	msg->csr = NULL;
+}

@@ -1,0 +1,283 @@
+/* SCEP operations: GetCACaps, GetCACert and PKIOperation (PKCSReq). */
+#include "mdmid/scep_svc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "mdmid/issue.h"
+#include "mdmid/log.h"
+#include "mdmid/scep_msg.h"
+#include "mdmid/scep_rep.h"
+#include "mdmid/store.h"
+#include "mdmid/x509util.h"
+
+struct scep_svc {
+	struct ca *ca;
+	struct policy policy;
+	int64_t issuer_id;
+	char *conninfo, *db_password;
+	char caps[160];
+	pthread_key_t store_key;   /* one connection per worker thread */
+};
+
+static void store_destroy(void *p) { store_free(p); }
+
+/* The calling thread's own database connection, opened on first use. */
+static struct store *thread_store(struct scep_svc *svc)
+{
+	struct store *st = pthread_getspecific(svc->store_key);
+	if (!st && (st = store_new(svc->conninfo, svc->db_password)) && pthread_setspecific(svc->store_key, st) != 0) {
+		store_free(st);
+		st = NULL;
+	}
+	return st;
+}
+
+struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	struct scep_svc *svc = calloc(1, sizeof *svc);
+	struct store *st = NULL;
+	int64_t ra_id;
+
+	if (!svc || pthread_key_create(&svc->store_key, store_destroy) != 0) {
+		free(svc);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!scep_oids_init()) {
+		snprintf(err, errlen, "registering the SCEP OIDs failed");
+		goto fail;
+	}
+	if (ca_load(cfg->ca_dir, cfg->ca_key_passphrase, &svc->ca, err, errlen) < 0)
+		goto fail;
+	policy_init(&svc->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
+		    cfg->validity_days, cfg->challenge);
+	if (!(svc->conninfo = strdup(cfg->database)) ||
+	    (cfg->database_password && !(svc->db_password = strdup(cfg->database_password)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Records which certificates sign, so every row names its issuer. */
+	if (!(st = store_new(svc->conninfo, svc->db_password)) ||
+	    store_issuer_put(st, ca_get0_cert(svc->ca), "ca", &svc->issuer_id, err, errlen) != MDMID_OK ||
+	    (ca_has_ra(svc->ca) &&
+	     store_issuer_put(st, ca_get0_responder_cert(svc->ca), "ra", &ra_id, err, errlen) != MDMID_OK))
+		goto fail;
+	store_free(st);
+	st = NULL;
+	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
+	 * site that wants GET-only clients turns both off. */
+	snprintf(svc->caps, sizeof svc->caps, "%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
+		 cfg->advertise_post ? "POSTPKIOperation\nSCEPStandard\n" : "");
+	return svc;
+fail:
+	store_free(st);
+	scep_svc_free(svc);
+	return NULL;
+}
+
+void scep_svc_free(struct scep_svc *svc)
+{
+	if (!svc)
+		return;
+	/* Worker threads have exited (and freed their stores) before this. */
+	store_free(pthread_getspecific(svc->store_key));
+	pthread_key_delete(svc->store_key);
+	ca_free(svc->ca);
+	free(svc->conninfo);
+	if (svc->db_password) {
+		OPENSSL_cleanse(svc->db_password, strlen(svc->db_password));
+		free(svc->db_password);
+	}
+	free(svc);
+}
+
+void scep_answer_free(struct scep_answer *ans)
+{
+	if (!ans->body_static)
+		OPENSSL_free(ans->body);
+	ans->body = NULL;
+}
+
+static void answer_static(struct scep_answer *ans, int status, const char *type, const void *body, size_t len)
+{
+	ans->http_status = status;
+	ans->content_type = type;
+	ans->body = (unsigned char *)(uintptr_t)body;
+	ans->len = len;
+	ans->body_static = true;
+}
+
+void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans)
+{
+	answer_static(ans, 200, "text/plain", svc->caps, strlen(svc->caps));
+}
+
+void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans)
+{
+	const unsigned char *body;
+	size_t len;
+	const char *type;
+
+	ca_get0_getcacert(svc->ca, &body, &len, &type);
+	answer_static(ans, 200, type, body, len);
+}
+
+/* An HTTP error answer with the error's text as a plain body. */
+static void answer_http_error(struct scep_answer *ans, enum mdmid_err e)
+{
+	const struct mdmid_err_info *info = mdmid_err_info(e);
+	answer_static(ans, info->http_status, "text/plain", info->text, strlen(info->text));
+	ans->error = info->name;
+}
+
+static const char *event_kind(int message_type)
+{
+	switch (message_type) {
+	case SCEP_MT_PKCSREQ: return "scep.pkcsreq";
+	case SCEP_MT_RENEWALREQ: return "scep.renewalreq";
+	case SCEP_MT_CERTPOLL: return "scep.certpoll";
+	case SCEP_MT_GETCERT: return "scep.getcert";
+	case SCEP_MT_GETCRL: return "scep.getcrl";
+	default: return "scep.pkioperation";
+	}
+}
+
+/* Records a refusal: one event row (or a log line without the database). */
+static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enum mdmid_err e, const char *peer)
+{
+	const struct mdmid_err_info *info = mdmid_err_info(e);
+	struct store *st = thread_store(svc);
+	struct event_record ev = {
+		.kind = event_kind(msg ? msg->message_type : -1),
+		.outcome = "failure",
+		.error = info->name,
+		.fail_info = scep_fail_info_name(info->fail_info),
+		.transaction_id = msg && msg->transaction_id[0] ? msg->transaction_id : NULL,
+		.message_type = msg ? msg->message_type : -1,
+		.requester_addr = peer,
+		.detail = info->text,
+	};
+	log_info("event=%s outcome=failure error=%s fail_info=%s transaction_id=\"%s\" peer=%s", ev.kind, ev.error,
+		 ev.fail_info ? ev.fail_info : "-", ev.transaction_id ? ev.transaction_id : "-", peer ? peer : "-");
+	if (!st || store_event_put(st, &ev) != MDMID_OK)
+		log_error("event=%s msg=\"refusal not recorded in the database\" error=%s transaction_id=\"%s\"", ev.kind,
+			  ev.error, ev.transaction_id ? ev.transaction_id : "-");
+}
+
+void scep_svc_refused(struct scep_svc *svc, enum mdmid_err e, const char *peer, struct scep_answer *ans)
+{
+	record_failure(svc, NULL, e, peer);
+	answer_http_error(ans, e);
+}
+
+/* Answers msg with a signed FAILURE CertRep naming e. */
+static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enum mdmid_err e,
+			   struct scep_answer *ans)
+{
+	const struct mdmid_err_info *info = mdmid_err_info(e);
+	struct scep_rep rep = {
+		.pki_status = SCEP_STATUS_FAILURE,
+		.fail_info = info->fail_info < 0 ? SCEP_FAIL_BAD_REQUEST : info->fail_info,
+		.fail_info_text = info->text,
+		.transaction_id = msg->transaction_id,
+		.recipient_nonce = msg->sender_nonce,
+		.recipient_nonce_len = msg->sender_nonce_len,
+		.digest_nid = msg->digest_nid,
+	};
+	ans->error = info->name;
+	if (scep_rep_build(svc->ca, &rep, &ans->body, &ans->len) != MDMID_OK) {
+		answer_http_error(ans, MDMID_ERR_INTERNAL);
+		return;
+	}
+	ans->http_status = 200;
+	ans->content_type = "application/x-pki-message";
+	ans->body_static = false;
+}
+
+/* Checks, issues, commits and answers one verified PKCSReq. */
+static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct scep_answer *ans)
+{
+	X509 *cert = NULL;
+	struct store *st;
+	char serial[41] = "";
+	enum mdmid_err rc;
+
+	if ((rc = policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer))) != MDMID_OK ||
+	    (rc = policy_check_static_challenge(&svc->policy, msg->csr)) != MDMID_OK ||
+	    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+		goto out;
+	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
+	{
+		struct cert_record c = {
+			.issuer_id = svc->issuer_id,
+			.cert = cert,
+			.method = "scep",
+			.transaction_id = msg->transaction_id,
+			.requester_addr = peer,
+		};
+		struct event_record ev = {
+			.kind = event_kind(msg->message_type),
+			.message_type = msg->message_type,
+			.detail = "issued",
+		};
+		/* The row is committed before anyone sees the certificate. */
+		if (!(st = thread_store(svc))) {
+			rc = MDMID_ERR_NOMEM;
+			goto out;
+		}
+		if ((rc = store_cert_put(st, &c, &ev)) != MDMID_OK)
+			goto out;
+	}
+	{
+		struct scep_rep rep = {
+			.pki_status = SCEP_STATUS_SUCCESS,
+			.transaction_id = msg->transaction_id,
+			.recipient_nonce = msg->sender_nonce,
+			.recipient_nonce_len = msg->sender_nonce_len,
+			.digest_nid = msg->digest_nid,
+			.cipher_nid = msg->cipher_nid,
+			.recipient = msg->signer,
+			.issued = cert,
+		};
+		/* The row stands if this fails: a retransmission finds it. */
+		if ((rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len)) != MDMID_OK)
+			goto out;
+	}
+	ans->http_status = 200;
+	ans->content_type = "application/x-pki-message";
+	ans->body_static = false;
+	log_info("event=scep.pkcsreq outcome=success serial=%s transaction_id=\"%s\" peer=%s", serial,
+		 msg->transaction_id, peer ? peer : "-");
+out:
+	X509_free(cert);
+	return rc;
+}
+
+void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size_t len, const char *peer,
+			   struct scep_answer *ans)
+{
+	struct scep_msg msg;
+	enum mdmid_err rc;
+
+	memset(ans, 0, sizeof *ans);
+	rc = scep_msg_parse(body, len, svc->ca, &svc->policy, &msg);
+	if (rc == MDMID_OK)
+		rc = enroll(svc, &msg, peer, ans);
+	if (rc == MDMID_OK)
+		goto out;
+	record_failure(svc, &msg, rc, peer);
+	/* Without a committed row there is no certificate, and the client
+	 * should retry later: 503 rather than a final FAILURE. */
+	if (!msg.answerable || rc == MDMID_ERR_DB || rc == MDMID_ERR_DB_UNAVAILABLE || rc == MDMID_ERR_NOMEM)
+		answer_http_error(ans, rc);
+	else
+		answer_failure(svc, &msg, rc, ans);
+out:
+	scep_msg_clear(&msg);
+	ERR_clear_error();
+}
