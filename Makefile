@@ -73,10 +73,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libmdmid.a
 # Unit tests (cmocka, as TAP) and integration scenarios (TAP scripts against a
 # real server, real PostgreSQL and real clients) all run under one prove.
 check: all $(UNIT_BIN)
-	MDMID_BUILD=$(BUILD) sh tests/run-tests.sh $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
+	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
 
 unit: $(UNIT_BIN)
-	MDMID_BUILD=$(BUILD) sh tests/run-tests.sh $(UNIT_BIN)
+	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN)
 
 deps:
 	sh deploy/install-deps.sh

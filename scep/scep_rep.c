@@ -13,15 +13,11 @@
 #include "mdmid/scep_msg.h"
 #include "mdmid/x509util.h"
 
-/* Adds a string- or octet-valued signed attribute; returns 1 on success. */
+/* Adds a string- or octet-valued signed attribute; the bytes are copied, so
+ * no ownership is in question on any failure path. Returns 1 on success. */
 static int add_attr(PKCS7_SIGNER_INFO *si, int nid, int type, const void *data, size_t len)
 {
-	ASN1_STRING *s = ASN1_STRING_type_new(type);
-	if (!s || !ASN1_STRING_set(s, data, (int)len) || !PKCS7_add_signed_attribute(si, nid, type, s)) {
-		ASN1_STRING_free(s);
-		return 0;
-	}
-	return 1;
+	return X509at_add1_attr_by_NID(&si->auth_attr, nid, type, data, (int)len) != NULL;
 }
 
 static int add_number_attr(PKCS7_SIGNER_INFO *si, int nid, int value)
