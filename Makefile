@@ -79,11 +79,11 @@ unit: $(UNIT_BIN)
 	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN)
 
 deps:
-	sh deploy/install-deps.sh
+	bash deploy/install-deps.sh
 
 # A development instance: throwaway PostgreSQL and CA under ./var/.
 run:
-	sh deploy/install-deps.sh
+	bash deploy/install-deps.sh
 	$(MAKE) all
 	MDMID_BIN=$(BUILD)/mdmid bash deploy/dev-run.sh --port $(PORT)
 
