@@ -122,26 +122,35 @@ static enum mdmid_err store_ready(struct store *st, char *err, size_t errlen)
 	return MDMID_OK;
 }
 
-/* Runs a prepared statement; text parameters unless lengths are given. */
+/* Runs a prepared statement; text parameters unless lengths are given. A
+ * connection found broken (a server restart, an idle backend terminated) is
+ * re-opened and the statement sent once more: every statement here is an
+ * INSERT keyed by a unique serial or is an append, so a second attempt can
+ * never record a certificate twice. */
 static enum mdmid_err store_exec(struct store *st, const char *name, int n, const char *const *vals,
 				 const int *lens, const int *fmts, char *err, size_t errlen)
 {
-	PGresult *r;
-	enum mdmid_err rc = store_ready(st, err, errlen);
-	ExecStatusType s;
+	for (int attempt = 0;; attempt++) {
+		PGresult *r;
+		ExecStatusType s;
+		enum mdmid_err rc = store_ready(st, err, errlen);
 
-	if (rc != MDMID_OK)
-		return rc;
-	r = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
-	s = PQresultStatus(r);
-	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		if (rc != MDMID_OK)
+			return rc;
+		r = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
+		s = PQresultStatus(r);
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+			PQclear(r);
+			return MDMID_OK;
+		}
+		msg_copy(err, errlen, "", PQresultErrorMessage(r));
 		PQclear(r);
-		return MDMID_OK;
+		if (PQstatus(st->conn) == CONNECTION_OK)
+			return MDMID_ERR_DB;
+		if (attempt > 0)
+			return MDMID_ERR_DB_UNAVAILABLE;
+		log_warn("msg=\"database connection lost; reconnecting\" db_error=\"%s\"", err);
 	}
-	msg_copy(err, errlen, "", PQresultErrorMessage(r));
-	PQclear(r);
-	/* A dropped connection is re-opened by the next call. */
-	return PQstatus(st->conn) == CONNECTION_OK ? MDMID_ERR_DB : MDMID_ERR_DB_UNAVAILABLE;
 }
 
 static int time_text(const ASN1_TIME *t, char *buf, size_t len)
