@@ -72,8 +72,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libmdmid.a
 
 # Unit tests (cmocka, as TAP) and integration scenarios (TAP scripts against a
 # real server, real PostgreSQL and real clients) all run under one prove.
+INTEGRATION := tests/lib/pg-selftest.sh $(sort $(wildcard tests/integration/*.t))
+
 check: all $(UNIT_BIN)
-	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
+	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN) $(INTEGRATION)
 
 unit: $(UNIT_BIN)
 	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN)

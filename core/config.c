@@ -131,7 +131,7 @@ static int cfg_set(struct mdmid_config *cfg, const struct cfg_key *k, const char
 		unsigned *slot = (unsigned *)(void *)(base + k->offset);
 		errno = 0;
 		v = strtoul(value, &end, 10);
-		if (errno || end == value || *end || value[0] == '-' || v > UINT_MAX) {
+		if (errno || !isdigit((unsigned char)value[0]) || *end || v > UINT_MAX) {
 			snprintf(err, errlen, "%s: %s must be a non-negative integer, not \"%s\"", where, k->name, value);
 			return -1;
 		}
@@ -141,10 +141,13 @@ static int cfg_set(struct mdmid_config *cfg, const struct cfg_key *k, const char
 	case CFG_SECRET: {
 		char **slot = (char **)(void *)(base + k->offset);
 		if (!from_env) {
+			char env[64];
+			size_t i;
+			for (i = 0; k->name[i] && i + 1 < sizeof env; i++)
+				env[i] = (char)toupper((unsigned char)k->name[i]);
+			env[i] = '\0';
 			snprintf(err, errlen, "%s: %s is a secret: put it in a file named by %s_file, or in MDMID_%s",
-				 where, k->name, k->name, k->name);
-			for (char *p = err + strlen(err) - strlen(k->name); *p; p++)
-				*p = (char)toupper((unsigned char)*p);
+				 where, k->name, k->name, env);
 			return -1;
 		}
 		secret_free(slot);
@@ -238,6 +241,33 @@ fail:
 	return -1;
 }
 
+/* Values that parse but make no sense are refused here, not at first use. */
+static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+		unsigned min, max;
+	} ranges[] = {
+		{"validity_days", offsetof(struct mdmid_config, validity_days), 1, 36500},
+		{"min_rsa_bits", offsetof(struct mdmid_config, min_rsa_bits), 1024, 16384},
+		{"max_body_bytes", offsetof(struct mdmid_config, max_body_bytes), 1024, 16u << 20},
+		{"body_timeout_seconds", offsetof(struct mdmid_config, body_timeout_seconds), 1, 3600},
+		{"idle_timeout_seconds", offsetof(struct mdmid_config, idle_timeout_seconds), 1, 3600},
+		{"max_connections", offsetof(struct mdmid_config, max_connections), 1, 1000000},
+		{"workers", offsetof(struct mdmid_config, workers), 0, 1024},
+	};
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		unsigned v = *(const unsigned *)(const void *)((const char *)cfg + ranges[i].offset);
+		if (v < ranges[i].min || v > ranges[i].max) {
+			snprintf(err, errlen, "%s = %u: must be between %u and %u", ranges[i].name, v, ranges[i].min,
+				 ranges[i].max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t errlen)
 {
 	char envname[128], where[160];
@@ -271,7 +301,7 @@ int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t er
 	}
 	if (cfg->challenge && !cfg->challenge[0])
 		secret_free(&cfg->challenge);
-	return 0;
+	return config_check_ranges(cfg, err, errlen);
 }
 
 void config_free(struct mdmid_config *cfg)
