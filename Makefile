@@ -40,6 +40,8 @@ SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all check unit integration run install clean deps
+# Keep object files of the test binaries (no "rm ..." after the last test line).
+.SECONDARY:
 all: $(BUILD)/mdmid $(BUILD)/scep-req
 
 $(BUILD)/obj/%.o: %.c
