@@ -44,6 +44,17 @@ static const struct cfg_key cfg_keys[] = {
 	{"workers", CFG_UINT, F(workers), "0"},
 	{"log_level", CFG_STRING, F(log_level), "info"},
 	{"port_file", CFG_STRING, F(port_file), ""},
+	{"challenge_mode", CFG_STRING, F(challenge_mode), "dynamic"},
+	{"challenge_ttl_seconds", CFG_UINT, F(challenge_ttl_seconds), "3600"},
+	{"static_udid_field", CFG_STRING, F(static_udid_field), "CN"},
+	{"admin_listen", CFG_STRING, F(admin_listen), "127.0.0.1:8081"},
+	{"admin_token_file", CFG_SECRET_FILE, F(admin_token), NULL},
+	{"admin_token", CFG_SECRET, F(admin_token), NULL},
+	{"admin_max_body_bytes", CFG_UINT, F(admin_max_body_bytes), "1048576"},
+	{"public_url", CFG_STRING, F(public_url), ""},
+	{"profile_organization", CFG_STRING, F(profile_organization), "mdmid"},
+	{"profile_ca_fingerprint", CFG_BOOL, F(profile_ca_fingerprint), "true"},
+	{"profile_key_size", CFG_UINT, F(profile_key_size), "2048"},
 };
 #undef F
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -256,6 +267,9 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 		{"idle_timeout_seconds", offsetof(struct mdmid_config, idle_timeout_seconds), 1, 3600},
 		{"max_connections", offsetof(struct mdmid_config, max_connections), 1, 1000000},
 		{"workers", offsetof(struct mdmid_config, workers), 0, 1024},
+		{"challenge_ttl_seconds", offsetof(struct mdmid_config, challenge_ttl_seconds), 60, 30 * 86400},
+		{"admin_max_body_bytes", offsetof(struct mdmid_config, admin_max_body_bytes), 1024, 64u << 20},
+		{"profile_key_size", offsetof(struct mdmid_config, profile_key_size), 2048, 4096},
 	};
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		unsigned v = *(const unsigned *)(const void *)((const char *)cfg + ranges[i].offset);
@@ -264,6 +278,11 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 				 ranges[i].max);
 			return -1;
 		}
+	}
+	if (strcmp(cfg->challenge_mode, "dynamic") && strcmp(cfg->challenge_mode, "static") &&
+	    strcmp(cfg->challenge_mode, "both")) {
+		snprintf(err, errlen, "challenge_mode = %s: expected dynamic, static or both", cfg->challenge_mode);
+		return -1;
 	}
 	return 0;
 }

@@ -1,12 +1,15 @@
 /* Issuance policy checks. */
 #include "mdmid/policy.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des, bool csr_subject, bool csr_san,
 		 unsigned validity_days, const char *static_challenge)
@@ -21,6 +24,84 @@ void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des,
 		p->has_static_challenge = EVP_Digest(static_challenge, strlen(static_challenge),
 						     p->static_challenge_sha256, NULL, EVP_sha256(), NULL) == 1;
 	}
+	p->challenge_mode = p->has_static_challenge ? CHALLENGE_STATIC : CHALLENGE_DYNAMIC;
+	p->udid_nid = NID_commonName;
+	p->udid_san_type = -1;
+}
+
+int policy_set_binding(struct policy *p, const char *mode, const char *udid_field, char *err, size_t errlen)
+{
+	if (!strcmp(mode, "dynamic"))
+		p->challenge_mode = CHALLENGE_DYNAMIC;
+	else if (!strcmp(mode, "static"))
+		p->challenge_mode = CHALLENGE_STATIC;
+	else if (!strcmp(mode, "both"))
+		p->challenge_mode = CHALLENGE_BOTH;
+	else {
+		snprintf(err, errlen, "challenge_mode = %s: expected dynamic, static or both", mode);
+		return -1;
+	}
+	p->udid_nid = NID_undef;
+	p->udid_san_type = -1;
+	if (!strcasecmp(udid_field, "SAN:DNS"))
+		p->udid_san_type = GEN_DNS;
+	else if (!strcasecmp(udid_field, "SAN:URI"))
+		p->udid_san_type = GEN_URI;
+	else if (!strcasecmp(udid_field, "SAN:email"))
+		p->udid_san_type = GEN_EMAIL;
+	else if ((p->udid_nid = OBJ_txt2nid(udid_field)) == NID_undef) {
+		snprintf(err, errlen, "static_udid_field = %s: expected a subject attribute (CN, serialNumber, ...) "
+			 "or SAN:DNS, SAN:URI, SAN:email", udid_field);
+		return -1;
+	}
+	return 0;
+}
+
+int policy_csr_udid(const struct policy *p, X509_REQ *csr, char out[UDID_MAX + 1])
+{
+	int rc = -1;
+
+	if (p->udid_san_type < 0) {
+		const X509_NAME *name = X509_REQ_get_subject_name(csr);
+		/* Every entry of that attribute is tried: a subject may carry several. */
+		for (int i = X509_NAME_get_index_by_NID(name, p->udid_nid, -1); i >= 0 && rc < 0;
+		     i = X509_NAME_get_index_by_NID(name, p->udid_nid, i)) {
+			const ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+			char buf[UDID_MAX + 2];
+			int len = ASN1_STRING_length(v);
+			if (len <= 0 || len > UDID_MAX)
+				continue;
+			memcpy(buf, ASN1_STRING_get0_data(v), (size_t)len);
+			buf[len] = '\0';
+			if (strlen(buf) == (size_t)len && udid_canonical(buf, out) == 0)
+				rc = 0;
+		}
+		return rc;
+	}
+	{
+		STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+		GENERAL_NAMES *names = NULL;
+		int idx = exts ? X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1) : -1;
+		if (idx >= 0)
+			names = X509V3_EXT_d2i(sk_X509_EXTENSION_value(exts, idx));
+		for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && rc < 0; i++) {
+			GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+			char buf[UDID_MAX + 2];
+			int len;
+			if (g->type != p->udid_san_type)
+				continue;
+			len = ASN1_STRING_length(g->d.ia5);
+			if (len <= 0 || len > UDID_MAX)
+				continue;
+			memcpy(buf, ASN1_STRING_get0_data(g->d.ia5), (size_t)len);
+			buf[len] = '\0';
+			if (strlen(buf) == (size_t)len && udid_canonical(buf, out) == 0)
+				rc = 0;
+		}
+		GENERAL_NAMES_free(names);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	return rc;
 }
 
 enum mdmid_err policy_check_digest(int md_nid)

@@ -1,13 +1,14 @@
 /* SCEP operations: GetCACaps, GetCACert and PKIOperation (PKCSReq). */
 #include "mdmid/scep_svc.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 
+#include "mdmid/challenge.h"
+#include "mdmid/dbpool.h"
 #include "mdmid/issue.h"
 #include "mdmid/log.h"
 #include "mdmid/scep_msg.h"
@@ -19,31 +20,19 @@ struct scep_svc {
 	struct ca *ca;
 	struct policy policy;
 	int64_t issuer_id;
-	char *conninfo, *db_password;
+	struct dbpool *db;         /* one connection per worker thread */
 	char caps[160];
-	pthread_key_t store_key;   /* one connection per worker thread */
 };
 
-static void store_destroy(void *p) { store_free(p); }
-
-/* The calling thread's own database connection, opened on first use. */
-static struct store *thread_store(struct scep_svc *svc)
-{
-	struct store *st = pthread_getspecific(svc->store_key);
-	if (!st && (st = store_new(svc->conninfo, svc->db_password)) && pthread_setspecific(svc->store_key, st) != 0) {
-		store_free(st);
-		st = NULL;
-	}
-	return st;
-}
+static struct store *thread_store(struct scep_svc *svc) { return dbpool_get(svc->db); }
 
 struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t errlen)
 {
 	struct scep_svc *svc = calloc(1, sizeof *svc);
-	struct store *st = NULL;
+	struct store *st;
 	int64_t ra_id;
 
-	if (!svc || pthread_key_create(&svc->store_key, store_destroy) != 0) {
+	if (!svc || !(svc->db = dbpool_new(cfg->database, cfg->database_password))) {
 		free(svc);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -56,26 +45,20 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t 
 		goto fail;
 	policy_init(&svc->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
 		    cfg->validity_days, cfg->challenge);
-	if (!(svc->conninfo = strdup(cfg->database)) ||
-	    (cfg->database_password && !(svc->db_password = strdup(cfg->database_password)))) {
-		snprintf(err, errlen, "out of memory");
+	if (policy_set_binding(&svc->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
 		goto fail;
-	}
 	/* Records which certificates sign, so every row names its issuer. */
-	if (!(st = store_new(svc->conninfo, svc->db_password)) ||
+	if (!(st = thread_store(svc)) ||
 	    store_issuer_put(st, ca_get0_cert(svc->ca), "ca", &svc->issuer_id, err, errlen) != MDMID_OK ||
 	    (ca_has_ra(svc->ca) &&
 	     store_issuer_put(st, ca_get0_responder_cert(svc->ca), "ra", &ra_id, err, errlen) != MDMID_OK))
 		goto fail;
-	store_free(st);
-	st = NULL;
 	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
 	 * site that wants GET-only clients turns both off. */
 	snprintf(svc->caps, sizeof svc->caps, "%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
 		 cfg->advertise_post ? "POSTPKIOperation\nSCEPStandard\n" : "");
 	return svc;
 fail:
-	store_free(st);
 	scep_svc_free(svc);
 	return NULL;
 }
@@ -85,14 +68,8 @@ void scep_svc_free(struct scep_svc *svc)
 	if (!svc)
 		return;
 	/* Worker threads have exited (and freed their stores) before this. */
-	store_free(pthread_getspecific(svc->store_key));
-	pthread_key_delete(svc->store_key);
+	dbpool_free(svc->db);
 	ca_free(svc->ca);
-	free(svc->conninfo);
-	if (svc->db_password) {
-		OPENSSL_cleanse(svc->db_password, strlen(svc->db_password));
-		free(svc->db_password);
-	}
 	free(svc);
 }
 
@@ -148,7 +125,8 @@ static const char *event_kind(int message_type)
 }
 
 /* Records a refusal: one event row (or a log line without the database). */
-static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enum mdmid_err e, const char *peer)
+static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enum mdmid_err e, const char *udid,
+			   const char *peer)
 {
 	const struct mdmid_err_info *info = mdmid_err_info(e);
 	struct store *st = thread_store(svc);
@@ -159,11 +137,13 @@ static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 		.fail_info = scep_fail_info_name(info->fail_info),
 		.transaction_id = msg && msg->transaction_id[0] ? msg->transaction_id : NULL,
 		.message_type = msg ? msg->message_type : -1,
+		.udid = udid && udid[0] ? udid : NULL,
 		.requester_addr = peer,
 		.detail = info->text,
 	};
-	log_info("event=%s outcome=failure error=%s fail_info=%s transaction_id=\"%s\" peer=%s", ev.kind, ev.error,
-		 ev.fail_info ? ev.fail_info : "-", ev.transaction_id ? ev.transaction_id : "-", peer ? peer : "-");
+	log_info("event=%s outcome=failure error=%s fail_info=%s transaction_id=\"%s\" udid=%s peer=%s", ev.kind,
+		 ev.error, ev.fail_info ? ev.fail_info : "-", ev.transaction_id ? ev.transaction_id : "-",
+		 ev.udid ? ev.udid : "-", peer ? peer : "-");
 	if (!st || store_event_put(st, &ev) != MDMID_OK)
 		log_error("event=%s msg=\"refusal not recorded in the database\" error=%s transaction_id=\"%s\"", ev.kind,
 			  ev.error, ev.transaction_id ? ev.transaction_id : "-");
@@ -171,7 +151,7 @@ static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 
 void scep_svc_refused(struct scep_svc *svc, enum mdmid_err e, const char *peer, struct scep_answer *ans)
 {
-	record_failure(svc, NULL, e, peer);
+	record_failure(svc, NULL, e, NULL, peer);
 	answer_http_error(ans, e);
 }
 
@@ -200,15 +180,21 @@ static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 }
 
 /* Checks, issues, commits and answers one verified PKCSReq. */
-static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct scep_answer *ans)
+static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct binding *b,
+			     struct scep_answer *ans)
 {
 	X509 *cert = NULL;
-	struct store *st;
+	struct store *st = thread_store(svc);
 	char serial[41] = "";
 	enum mdmid_err rc;
 
+	if (!st)
+		return MDMID_ERR_NOMEM;
+	/* The challenge is only looked up here; it is consumed by the statement
+	 * that records the certificate, so a refused or failed request leaves it
+	 * usable and two requests racing for it get one certificate. */
 	if ((rc = policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer))) != MDMID_OK ||
-	    (rc = policy_check_static_challenge(&svc->policy, msg->csr)) != MDMID_OK ||
+	    (rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
 	    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
 		goto out;
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
@@ -216,6 +202,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		struct cert_record c = {
 			.issuer_id = svc->issuer_id,
 			.cert = cert,
+			.challenge_id = b->challenge_id,
+			.udid = b->udid[0] ? b->udid : NULL,
 			.method = "scep",
 			.transaction_id = msg->transaction_id,
 			.requester_addr = peer,
@@ -226,10 +214,6 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			.detail = "issued",
 		};
 		/* The row is committed before anyone sees the certificate. */
-		if (!(st = thread_store(svc))) {
-			rc = MDMID_ERR_NOMEM;
-			goto out;
-		}
 		if ((rc = store_cert_put(st, &c, &ev)) != MDMID_OK)
 			goto out;
 	}
@@ -251,8 +235,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	ans->http_status = 200;
 	ans->content_type = "application/x-pki-message";
 	ans->body_static = false;
-	log_info("event=scep.pkcsreq outcome=success serial=%s transaction_id=\"%s\" peer=%s", serial,
-		 msg->transaction_id, peer ? peer : "-");
+	log_info("event=scep.pkcsreq outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s", serial,
+		 b->udid[0] ? b->udid : "-", msg->transaction_id, peer ? peer : "-");
 out:
 	X509_free(cert);
 	return rc;
@@ -262,15 +246,16 @@ void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size
 			   struct scep_answer *ans)
 {
 	struct scep_msg msg;
+	struct binding b = {0};
 	enum mdmid_err rc;
 
 	memset(ans, 0, sizeof *ans);
 	rc = scep_msg_parse(body, len, svc->ca, &svc->policy, &msg);
 	if (rc == MDMID_OK)
-		rc = enroll(svc, &msg, peer, ans);
+		rc = enroll(svc, &msg, peer, &b, ans);
 	if (rc == MDMID_OK)
 		goto out;
-	record_failure(svc, &msg, rc, peer);
+	record_failure(svc, &msg, rc, b.udid, peer);
 	/* Without a committed row there is no certificate, and the client
 	 * should retry later: 503 rather than a final FAILURE. */
 	if (!msg.answerable || rc == MDMID_ERR_DB || rc == MDMID_ERR_DB_UNAVAILABLE || rc == MDMID_ERR_NOMEM)

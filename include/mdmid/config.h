@@ -31,6 +31,19 @@ struct mdmid_config {
 	unsigned workers;           /* 0 = one per core */
 	char *log_level;
 	char *port_file;            /* serve writes the bound port here */
+	/* Device binding */
+	char *challenge_mode;       /* dynamic | static | both */
+	unsigned challenge_ttl_seconds;
+	char *static_udid_field;    /* where static mode finds the UDID: CN, ..., SAN:DNS */
+	/* Admin API */
+	char *admin_listen;         /* host:port; "" = no admin listener */
+	char *admin_token;          /* secret */
+	unsigned admin_max_body_bytes;
+	/* Profiles */
+	char *public_url;           /* the SCEP URL devices use; "" = http://<listen><scep_path> */
+	char *profile_organization;
+	bool profile_ca_fingerprint;
+	unsigned profile_key_size;
 };
 
 /*

@@ -6,10 +6,18 @@
 #define MDMID_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <openssl/x509.h>
 
 #include "mdmid/err.h"
+#include "mdmid/udid.h"
+
+enum challenge_mode {
+	CHALLENGE_DYNAMIC = 1,          /* one-time challenges minted for a UDID */
+	CHALLENGE_STATIC = 2,           /* one shared secret; the UDID comes from the CSR */
+	CHALLENGE_BOTH = 3
+};
 
 struct policy {
 	unsigned min_rsa_bits;
@@ -19,11 +27,26 @@ struct policy {
 	unsigned validity_days;
 	bool has_static_challenge;
 	unsigned char static_challenge_sha256[32];
+	enum challenge_mode challenge_mode;
+	int udid_nid;                   /* static mode: subject attribute holding the UDID, or */
+	int udid_san_type;              /* ... GEN_DNS, GEN_URI or GEN_EMAIL of the SAN (-1: none) */
 };
 
 /* Fills p from the configured values; the challenge is kept only as a hash. */
 void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des, bool csr_subject, bool csr_san,
 		 unsigned validity_days, const char *static_challenge);
+
+/*
+ * Sets the challenge mode ("dynamic", "static" or "both") and where static
+ * mode finds the UDID: a subject attribute ("CN", "serialNumber", ...) or
+ * "SAN:DNS", "SAN:URI", "SAN:email". Returns 0, or -1 with a message.
+ * policy_init leaves static mode when a static challenge is given, else
+ * dynamic, with the UDID in the CN.
+ */
+int policy_set_binding(struct policy *p, const char *mode, const char *udid_field, char *err, size_t errlen);
+
+/* Static mode: the canonical UDID from the configured CSR field, or -1. */
+int policy_csr_udid(const struct policy *p, X509_REQ *csr, char out[UDID_MAX + 1]);
 
 /* The pkiMessage signer's digest (MD5 and unknown ones refused). */
 enum mdmid_err policy_check_digest(int md_nid);

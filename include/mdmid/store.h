@@ -6,6 +6,7 @@
 #ifndef MDMID_STORE_H
 #define MDMID_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "mdmid/err.h"
+#include "mdmid/udid.h"
 
 struct store;
 
@@ -44,6 +46,7 @@ struct event_record {
 struct cert_record {
 	int64_t issuer_id;
 	X509 *cert;
+	int64_t challenge_id;        /* > 0: the one-time challenge to consume */
 	const char *udid;
 	const char *method;          /* scep | scep-renewal | pkcs12 */
 	const char *transaction_id;
@@ -52,11 +55,47 @@ struct cert_record {
 
 /*
  * Inserts the certificate row and its success event in one statement (one
- * commit). Returns MDMID_OK only once the row is committed.
+ * commit), consuming the one-time challenge in the same statement when there
+ * is one. Returns MDMID_OK only once the row is committed, and
+ * MDMID_ERR_CHALLENGE_CONSUMED (nothing inserted) when another request took
+ * the challenge, or it expired, since it was looked up.
  */
 enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev);
 
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
+
+/* Records a one-time challenge (only the hash of its secret); expires_at gets
+ * the ISO 8601 UTC expiry. */
+enum mdmid_err store_challenge_put(struct store *st, const unsigned char secret_sha256[32], const char *udid,
+				   const char *subject, unsigned ttl_seconds, int64_t *id, char *expires_at,
+				   size_t expires_len);
+
+struct challenge_row {
+	bool found;
+	int64_t id;
+	char udid[UDID_MAX + 1];
+	char *subject;               /* malloc'd, or NULL */
+	bool expired;
+	bool consumed;
+};
+/* Looks a challenge up by the hash of its secret; row->found false if unknown.
+ * Release with store_challenge_row_clear. */
+enum mdmid_err store_challenge_find(struct store *st, const unsigned char secret_sha256[32], struct challenge_row *row);
+void store_challenge_row_clear(struct challenge_row *row);
+
+/* The cross-check (SQL function identity_check): match, or the reason not. */
+enum mdmid_err store_identity_check(struct store *st, const char *udid, const unsigned char sha256[32], bool *match,
+				    char *reason, size_t reason_len);
+
+struct cert_row {
+	bool found;
+	char serial[41];
+	char udid[UDID_MAX + 1];     /* "" when the row has none */
+	char status[16];             /* issued | abandoned | revoked */
+	bool not_yet_valid, expired;
+};
+/* Finds a certificate row by the SHA-256 of its DER. */
+enum mdmid_err store_cert_find(struct store *st, const unsigned char sha256[32], struct cert_row *row);
 
 #endif

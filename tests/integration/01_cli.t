@@ -55,7 +55,7 @@ like "$(head -n 1 "$T/enc/ca.key")" "ENCRYPTED PRIVATE KEY" "... encrypts the ke
 run_rc "$MDMID_BIN" db migrate --config /dev/null
 is "$RC" 0 "db migrate a second time succeeds"
 like "$OUT" "^present 001_issuance.sql" "... and changes nothing"
-is "$(q "select count(*) from schema_migration")" 1 "schema_migration records each migration once"
+is "$(q "select count(*) from schema_migration")" "$(ls "$MDMID_ROOT"/sql/[0-9]*.sql | wc -l)" "schema_migration records each migration once"
 run_rc env PGHOST=/nonexistent "$MDMID_BIN" db migrate --config /dev/null
 is "$RC" 1 "db migrate without a database exits 1"
 like "$ERR" "connecting to PostgreSQL" "... and says so"

@@ -18,7 +18,7 @@ ncerts=$(openssl pkcs7 -inform DER -in "$T/cacert.der" -print_certs | grep -c '^
 is "$ncerts" 2 "GetCACert's degenerate PKCS#7 holds the RA and the CA"
 
 C=$T/client
-ok_cmd "scepclient enrolls with the challenge" t_scepclient "$C" -challenge "$CHALLENGE" -cn "device-ra-1"
+ok_cmd "scepclient enrolls with the challenge" t_scepclient "$C" -challenge "$CHALLENGE" -cn "$(udid_for device-ra-1)"
 ok_cmd "the certificate chains to the CA" openssl verify -CAfile "$T/ca/ca.pem" "$C/cert.pem"
 certkey=$(openssl x509 -in "$C/cert.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)
 keykey=$(openssl pkey -in "$C/key.pem" -pubout -outform DER | sha256sum)

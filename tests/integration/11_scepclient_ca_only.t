@@ -17,7 +17,7 @@ is "$(openssl x509 -inform DER -in "$T/cacert.der" -outform PEM)" "$(openssl x50
 	"the body is the DER CA certificate"
 
 C=$T/client
-ok_cmd "scepclient enrolls in CA-only mode" t_scepclient "$C" -challenge "$CHALLENGE" -cn "device-ca-only"
+ok_cmd "scepclient enrolls in CA-only mode" t_scepclient "$C" -challenge "$CHALLENGE" -cn "$(udid_for device-ca-only)"
 ok_cmd "the certificate chains to the CA" openssl verify -CAfile "$T/ca/ca.pem" "$C/cert.pem"
 fp=$(openssl x509 -in "$C/cert.pem" -outform DER | sha256sum | cut -d' ' -f1)
 is "$(q "select count(*) from certificate where sha256 = '\\x$fp'")" 1 "its row exists with the matching fingerprint"

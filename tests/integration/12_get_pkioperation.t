@@ -14,7 +14,7 @@ ok "$(grep -qx -e POSTPKIOperation -e SCEPStandard <<<"$caps"; [[ $? -eq 1 ]]; e
 ok "$(grep -qx SHA-256 <<<"$caps"; echo $?)" "GetCACaps still advertises SHA-256"
 
 C=$T/client
-ok_cmd "scepclient enrolls over GET" t_scepclient "$C" -challenge "$CHALLENGE" -cn "device-get"
+ok_cmd "scepclient enrolls over GET" t_scepclient "$C" -challenge "$CHALLENGE" -cn "$(udid_for device-get)"
 fp=$(openssl x509 -in "$C/cert.pem" -outform DER | sha256sum | cut -d' ' -f1)
 is "$(q "select count(*) from certificate where sha256 = '\\x$fp'")" 1 "its row exists with the matching fingerprint"
 is "$(grep -c 'event=http method=POST' "$T/server.log")" 0 "nothing was POSTed: the PKIOperation came by GET"

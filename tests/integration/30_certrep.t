@@ -35,7 +35,7 @@ enroll() {
 	shift
 	mkdir -p "$T/$name"
 	out=$("$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/$name/key.pem" --out "$T/$name/req.der" \
-		--out-signer "$T/$name/self.pem" --cn "$name" "$@")
+		--out-signer "$T/$name/self.pem" --cn "$(udid_for "$name")" "$@")
 	TID=$(sed -n 's/^transaction_id=//p' <<<"$out")
 	NONCE=$(sed -n 's/^sender_nonce=//p' <<<"$out")
 	curl -fsS --data-binary @"$T/$name/req.der" -H 'Content-Type: application/x-pki-message' \
@@ -130,7 +130,7 @@ is "$(q "select string_agg(distinct error, ',') from event where transaction_id 
 # GET: standard base64 with a raw '+' (which arrives as a space), and base64url.
 mkdir -p "$T/get"
 for i in 1 2 3 4 5 6 7 8; do
-	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/get/key$i.pem" --challenge "$CHALLENGE" \
+	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/get/key$i.pem" --challenge "$CHALLENGE" --cn "$(udid_for get$i)" \
 		--out "$T/get/req.der" --out-signer "$T/get/self.pem" >/dev/null
 	b64=$(base64 -w0 "$T/get/req.der")
 	[[ $b64 == *+* ]] && break
@@ -141,7 +141,7 @@ status=$(curl -sS -o "$T/get/rep.der" -w '%{http_code}' "$URL?operation=PKIOpera
 is "$status" 200 "GET with standard base64 and a raw '+' is answered"
 like "$("$SCEP_REQ" parse --reply "$T/get/rep.der" --cacert "$T/cacert.der" --key "$T/get/key$i.pem" \
 	--signer-cert "$T/get/self.pem")" "pki_status=0" "... with SUCCESS"
-"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/get/keyurl.pem" --challenge "$CHALLENGE" \
+"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/get/keyurl.pem" --challenge "$CHALLENGE" --cn "$(udid_for geturl)" \
 	--out "$T/get/requrl.der" --out-signer "$T/get/selfurl.pem" >/dev/null
 b64url=$(base64 -w0 "$T/get/requrl.der" | tr '+/' '-_' | tr -d '=')
 curl -fsS -o "$T/get/repurl.der" "$URL?operation=PKIOperation&message=$b64url"

@@ -12,7 +12,7 @@ curl -fsS -o "$T/cacert.der" "$URL?operation=GetCACert"
 # post NAME: builds a PKCSReq with the right challenge, POSTs it, prints the HTTP status.
 post() {
 	mkdir -p "$T/$1"
-	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/$1/key.pem" --challenge "$CHALLENGE" \
+	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/$1/key.pem" --challenge "$CHALLENGE" --cn "$(udid_for "$1")" \
 		--out "$T/$1/req.der" --out-signer "$T/$1/self.pem" >/dev/null
 	curl -sS -o "$T/$1/rep.der" -w '%{http_code}' --data-binary @"$T/$1/req.der" "$URL?operation=PKIOperation"
 }

@@ -110,6 +110,8 @@ port_file = $T/port
 database = host=$PGHOST port=$PGPORT user=mdmid dbname=$DB
 ca_dir = $T/ca
 challenge_file = $T/challenge
+challenge_mode = static
+admin_listen = 127.0.0.1:0
 log_level = info
 $CONF_EXTRA
 CONF
@@ -144,6 +146,9 @@ t_stop() {
 	is "$rc" 0 "server stopped cleanly on SIGTERM (no sanitizer report)"
 	if [[ $rc -ne 0 ]]; then tail -n 60 "$T/server.log" | sed 's/^/# /'; fi
 }
+
+# udid_for NAME: a stable 40-hex-digit UDID (the older iOS shape) for a test device.
+udid_for() { printf '%s' "$1" | sha1sum | cut -c1-40 | tr 'a-f' 'A-F'; }
 
 # scepclient in a fresh directory (it reuses csr.pem it finds): t_scepclient DIR ARGS...
 t_scepclient() {

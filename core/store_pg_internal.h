@@ -1,0 +1,28 @@
+/* Shared by the store's files only: the connection and statement runner. */
+#ifndef MDMID_STORE_PG_INTERNAL_H
+#define MDMID_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "mdmid/store.h"
+
+struct store {
+	char *conninfo;
+	char *password;
+	PGconn *conn;
+	int prepared;
+};
+
+/*
+ * Runs the prepared statement `name` (see the table in store_pg.c); text
+ * parameters unless lens/fmts say binary. On success returns MDMID_OK and,
+ * when out is not NULL, the result for the caller to PQclear. A connection
+ * found broken is re-opened and the statement sent once more.
+ */
+enum mdmid_err store_run(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
+			 const int *fmts, PGresult **out, char *err, size_t errlen);
+
+/* Copies a libpq message into err without its trailing newline. */
+void store_msg_copy(char *err, size_t errlen, const char *prefix, const char *msg);
+
+#endif

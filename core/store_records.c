@@ -1,0 +1,247 @@
+/* The records: events, certificates, issuers, challenges, the cross-check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+
+#include "mdmid/log.h"
+#include "mdmid/x509util.h"
+#include "store_pg_internal.h"
+
+static int time_text(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return strftime(buf, len, "%Y-%m-%d %H:%M:%S+00", &tm) > 0;
+}
+
+enum mdmid_err store_event_put(struct store *st, const struct event_record *ev)
+{
+	char mt[16], err[512];
+	const char *vals[10];
+	enum mdmid_err rc;
+
+	snprintf(mt, sizeof mt, "%d", ev->message_type);
+	vals[0] = ev->kind;
+	vals[1] = ev->outcome;
+	vals[2] = ev->error;
+	vals[3] = ev->fail_info;
+	vals[4] = ev->transaction_id;
+	vals[5] = ev->message_type >= 0 ? mt : NULL;
+	vals[6] = ev->udid;
+	vals[7] = ev->serial;
+	vals[8] = ev->requester_addr;
+	vals[9] = ev->detail;
+	rc = store_run(st, "event_put", 10, vals, NULL, NULL, NULL, err, sizeof err);
+	if (rc != MDMID_OK)
+		log_error("msg=\"event not recorded\" error=%s db_error=\"%s\" kind=%s outcome=%s event_error=%s",
+			  mdmid_err_name(rc), err, ev->kind, ev->outcome, ev->error ? ev->error : "-");
+	return rc;
+}
+
+enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev)
+{
+	char serial[41], issuer[24], nb[40], na[40], mt[16], err[512];
+	unsigned char sha[32], spki[32];
+	unsigned char *der = NULL;
+	char *subject = NULL, *sans = NULL;
+	char challenge[24];
+	const char *vals[17];
+	int lens[17] = {0}, fmts[17] = {0};
+	PGresult *res = NULL;
+	int der_len;
+	enum mdmid_err rc = MDMID_ERR_INTERNAL;
+
+	if (!x509u_serial_hex(X509_get0_serialNumber(c->cert), serial, sizeof serial) ||
+	    !time_text(X509_get0_notBefore(c->cert), nb, sizeof nb) ||
+	    !time_text(X509_get0_notAfter(c->cert), na, sizeof na) || !x509u_sha256(c->cert, sha) ||
+	    !x509u_spki_sha256(c->cert, spki) || (der_len = i2d_X509(c->cert, &der)) <= 0 ||
+	    !(subject = x509u_name_oneline(X509_get_subject_name(c->cert))))
+		goto out;
+	sans = x509u_san_text(c->cert);
+	snprintf(issuer, sizeof issuer, "%lld", (long long)c->issuer_id);
+	snprintf(mt, sizeof mt, "%d", ev->message_type);
+	vals[0] = serial;
+	vals[1] = issuer;
+	vals[2] = c->udid;
+	vals[3] = subject;
+	vals[4] = sans;
+	vals[5] = c->method;
+	vals[6] = c->transaction_id;
+	vals[7] = c->requester_addr;
+	vals[8] = nb;
+	vals[9] = na;
+	vals[10] = (const char *)sha, lens[10] = 32, fmts[10] = 1;
+	vals[11] = (const char *)spki, lens[11] = 32, fmts[11] = 1;
+	vals[12] = (const char *)der, lens[12] = der_len, fmts[12] = 1;
+	vals[13] = ev->kind;
+	vals[14] = ev->message_type >= 0 ? mt : NULL;
+	vals[15] = ev->detail;
+	if (c->challenge_id > 0)
+		snprintf(challenge, sizeof challenge, "%lld", (long long)c->challenge_id);
+	vals[16] = c->challenge_id > 0 ? challenge : NULL;
+	rc = store_run(st, "cert_put", 17, vals, lens, fmts, &res, err, sizeof err);
+	/* No row inserted: the challenge was consumed (or expired) meanwhile. */
+	if (rc == MDMID_OK && strcmp(PQcmdTuples(res), "1") != 0)
+		rc = MDMID_ERR_CHALLENGE_CONSUMED;
+	else if (rc != MDMID_OK)
+		log_error("msg=\"certificate row not committed\" error=%s db_error=\"%s\" serial=%s", mdmid_err_name(rc),
+			  err, serial);
+out:
+	PQclear(res);
+	OPENSSL_free(der);
+	free(subject);
+	free(sans);
+	return rc;
+}
+
+enum mdmid_err store_issuer_put(struct store *st, X509 *cert, const char *role, int64_t *id, char *err, size_t errlen)
+{
+	unsigned char sha[32], *der = NULL;
+	char nb[40], na[40], *subject = NULL;
+	int der_len;
+	const char *vals[6];
+	int lens[6] = {0}, fmts[6] = {0};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_connect(st, err, errlen);
+
+	if (rc != MDMID_OK)
+		return rc;
+	rc = MDMID_ERR_INTERNAL;
+	if (!x509u_sha256(cert, sha) || (der_len = i2d_X509(cert, &der)) <= 0 ||
+	    !time_text(X509_get0_notBefore(cert), nb, sizeof nb) || !time_text(X509_get0_notAfter(cert), na, sizeof na) ||
+	    !(subject = x509u_name_oneline(X509_get_subject_name(cert))))
+		goto out;
+	vals[0] = role;
+	vals[1] = subject;
+	vals[2] = (const char *)der, lens[2] = der_len, fmts[2] = 1;
+	vals[3] = (const char *)sha, lens[3] = 32, fmts[3] = 1;
+	vals[4] = nb;
+	vals[5] = na;
+	/* DO UPDATE (a no-op change) so that RETURNING yields the existing id. */
+	r = PQexecParams(st->conn,
+			 "INSERT INTO issuer (role, subject, der, sha256, not_before, not_after)"
+			 " VALUES ($1, $2, $3, $4, $5, $6)"
+			 " ON CONFLICT (sha256) DO UPDATE SET active = true RETURNING id",
+			 6, NULL, vals, lens, fmts, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		store_msg_copy(err, errlen, "recording the issuer: ", PQresultErrorMessage(r));
+		rc = MDMID_ERR_DB;
+		goto out;
+	}
+	*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	rc = MDMID_OK;
+out:
+	PQclear(r);
+	OPENSSL_free(der);
+	free(subject);
+	return rc;
+}
+
+
+enum mdmid_err store_challenge_put(struct store *st, const unsigned char secret_sha256[32], const char *udid,
+				   const char *subject, unsigned ttl_seconds, int64_t *id, char *expires_at,
+				   size_t expires_len)
+{
+	char ttl[16], err[512];
+	const char *vals[4] = {(const char *)secret_sha256, udid, subject, ttl};
+	int lens[4] = {32, 0, 0, 0}, fmts[4] = {1, 0, 0, 0};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	snprintf(ttl, sizeof ttl, "%u", ttl_seconds);
+	rc = store_run(st, "challenge_put", 4, vals, lens, fmts, &r, err, sizeof err);
+	if (rc == MDMID_OK && PQntuples(r) == 1) {
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		snprintf(expires_at, expires_len, "%s", PQgetvalue(r, 0, 1));
+	} else if (rc == MDMID_OK) {
+		rc = MDMID_ERR_DB;
+	}
+	if (rc != MDMID_OK)
+		log_error("msg=\"challenge not recorded\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	PQclear(r);
+	return rc;
+}
+
+static bool is_true(const PGresult *r, int row, int col) { return PQgetvalue(r, row, col)[0] == 't'; }
+
+enum mdmid_err store_challenge_find(struct store *st, const unsigned char secret_sha256[32], struct challenge_row *row)
+{
+	char err[512];
+	const char *vals[1] = {(const char *)secret_sha256};
+	int lens[1] = {32}, fmts[1] = {1};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	memset(row, 0, sizeof *row);
+	rc = store_run(st, "challenge_find", 1, vals, lens, fmts, &r, err, sizeof err);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"challenge look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) == 1) {
+		row->found = true;
+		row->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		snprintf(row->udid, sizeof row->udid, "%s", PQgetvalue(r, 0, 1));
+		if (!PQgetisnull(r, 0, 2) && !(row->subject = strdup(PQgetvalue(r, 0, 2))))
+			rc = MDMID_ERR_NOMEM;
+		row->expired = is_true(r, 0, 3);
+		row->consumed = is_true(r, 0, 4);
+	}
+	PQclear(r);
+	return rc;
+}
+
+void store_challenge_row_clear(struct challenge_row *row)
+{
+	free(row->subject);
+	row->subject = NULL;
+}
+
+enum mdmid_err store_identity_check(struct store *st, const char *udid, const unsigned char sha256[32], bool *match,
+				    char *reason, size_t reason_len)
+{
+	char err[512];
+	const char *vals[2] = {udid, (const char *)sha256};
+	int lens[2] = {0, 32}, fmts[2] = {0, 1};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "identity_check", 2, vals, lens, fmts, &r, err, sizeof err);
+
+	if (rc == MDMID_OK && PQntuples(r) == 1) {
+		*match = is_true(r, 0, 0);
+		snprintf(reason, reason_len, "%s", PQgetvalue(r, 0, 1));
+	} else {
+		if (rc == MDMID_OK)
+			rc = MDMID_ERR_DB;
+		log_error("msg=\"identity check failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_cert_find(struct store *st, const unsigned char sha256[32], struct cert_row *row)
+{
+	char err[512];
+	const char *vals[1] = {(const char *)sha256};
+	int lens[1] = {32}, fmts[1] = {1};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "cert_find", 1, vals, lens, fmts, &r, err, sizeof err);
+
+	memset(row, 0, sizeof *row);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"certificate look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) == 1) {
+		row->found = true;
+		snprintf(row->serial, sizeof row->serial, "%s", PQgetvalue(r, 0, 0));
+		snprintf(row->udid, sizeof row->udid, "%s", PQgetvalue(r, 0, 1));
+		snprintf(row->status, sizeof row->status, "%s", PQgetvalue(r, 0, 2));
+		row->not_yet_valid = is_true(r, 0, 3);
+		row->expired = is_true(r, 0, 4);
+	}
+	PQclear(r);
+	return rc;
+}
