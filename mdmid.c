@@ -15,6 +15,8 @@ static const char usage[] =
 	"  serve         serve SCEP (RFC 8894) over HTTP\n"
 	"  ca init       create the CA and RA keys and certificates\n"
 	"  db migrate    create or update the PostgreSQL schema\n"
+	"  challenge new mint a one-time challenge bound to a UDID\n"
+	"  check         is this certificate this UDID's, and still good?\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
 		return cmd_ca(argc - 1, argv + 1);
 	if (!strcmp(cmd, "db"))
 		return cmd_db(argc - 1, argv + 1);
+	if (!strcmp(cmd, "challenge"))
+		return cmd_challenge(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

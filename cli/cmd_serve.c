@@ -8,6 +8,8 @@
 #include <openssl/provider.h>
 
 #include "cli.h"
+#include "mdmid/admin_http.h"
+#include "mdmid/dbpool.h"
 #include "mdmid/fileutil.h"
 #include "mdmid/log.h"
 #include "mdmid/scep_http.h"
@@ -17,16 +19,20 @@ static const char serve_usage[] =
 	"usage: mdmid serve [--config FILE]\n"
 	"\n"
 	"Serves SCEP (RFC 8894) at the configured scep_path and /cgi-bin/pkiclient.exe, and\n"
-	"/healthz, on `listen`, until SIGINT or SIGTERM. Every key of the configuration file\n"
-	"can be overridden by MDMID_<KEY>; see deploy/mdmid.conf.example.\n";
+	"/healthz, on `listen`, and the admin API (bearer token) on `admin_listen`, until\n"
+	"SIGINT or SIGTERM. Every key of the configuration file can be overridden by\n"
+	"MDMID_<KEY>; see deploy/mdmid.conf.example.\n";
 
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct mdmid_config cfg;
+	struct ca *ca = NULL;
+	struct dbpool *db = NULL;
 	struct scep_svc *svc = NULL;
 	struct scep_http *http = NULL;
+	struct admin_http *admin = NULL;
 	OSSL_PROVIDER *legacy = NULL, *deflt = NULL;
 	const char *config = NULL;
 	char err[1024];
@@ -57,8 +63,9 @@ int cmd_serve(int argc, char **argv)
 		}
 		log_warn("msg=\"allow_single_des is on: single-DES requests are accepted (RFC 8894 forbids them)\"");
 	}
-	if (!cfg.challenge)
-		log_warn("msg=\"no challenge configured (challenge_file or MDMID_CHALLENGE): every PKCSReq will be refused\"");
+	if (!cfg.challenge && strcmp(cfg.challenge_mode, "dynamic") != 0)
+		log_warn("msg=\"challenge_mode %s without a static challenge (challenge_file or MDMID_CHALLENGE)\"",
+			 cfg.challenge_mode);
 	/* Worker threads inherit this mask, so only sigwait sees the signals. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -66,20 +73,26 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!(svc = scep_svc_new(&cfg, err, sizeof err)) || !(http = scep_http_start(&cfg, svc, err, sizeof err))) {
-		fprintf(stderr, "mdmid serve: %s\n", err);
+	err[0] = '\0';
+	if (ca_load(cfg.ca_dir, cfg.ca_key_passphrase, &ca, err, sizeof err) < 0 ||
+	    !(db = dbpool_new(cfg.database, cfg.database_password)) ||
+	    !(svc = scep_svc_new(&cfg, ca, db, err, sizeof err)) || !(http = scep_http_start(&cfg, svc, err, sizeof err)) ||
+	    (cfg.admin_listen[0] && !(admin = admin_http_start(&cfg, ca, db, err, sizeof err)))) {
+		fprintf(stderr, "mdmid serve: %s\n", err[0] ? err : "out of memory");
 		goto out;
 	}
 	if (cfg.port_file[0]) {
-		char buf[16];
-		int n = snprintf(buf, sizeof buf, "%u\n", scep_http_port(http));
+		/* Line 1: the SCEP port; line 2: the admin port (0 when off). */
+		char buf[32];
+		int n = snprintf(buf, sizeof buf, "%u\n%u\n", scep_http_port(http), admin ? admin_http_port(admin) : 0);
 		if (file_write_atomic(cfg.port_file, buf, (size_t)n, 0644) < 0) {
 			fprintf(stderr, "mdmid serve: writing %s failed\n", cfg.port_file);
 			goto out;
 		}
 	}
-	log_info("event=start listen=%s port=%u scep_path=%s single_des=%s", cfg.listen, scep_http_port(http),
-		 cfg.scep_path, cfg.allow_single_des ? "allowed" : "refused");
+	log_info("event=start listen=%s port=%u scep_path=%s admin_port=%u challenge_mode=%s single_des=%s", cfg.listen,
+		 scep_http_port(http), cfg.scep_path, admin ? admin_http_port(admin) : 0, cfg.challenge_mode,
+		 cfg.allow_single_des ? "allowed" : "refused");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			break;
@@ -92,8 +105,12 @@ int cmd_serve(int argc, char **argv)
 	log_info("event=stop signal=%d", sig);
 	rc = EXIT_OK;
 out:
+	/* Listeners first: their threads free their connections as they exit. */
+	admin_http_stop(admin);
 	scep_http_stop(http);
 	scep_svc_free(svc);
+	dbpool_free(db);
+	ca_free(ca);
 	OSSL_PROVIDER_unload(legacy);
 	OSSL_PROVIDER_unload(deflt);
 	config_free(&cfg);

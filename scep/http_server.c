@@ -19,6 +19,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	http_route_fn route;
 	http_cleanup_fn cleanup;
+	http_precheck_fn precheck;
 	void *cls;
 	size_t max_body;
 	unsigned body_timeout;
@@ -30,7 +31,8 @@ struct req_state {
 	unsigned char *buf;
 	size_t len, cap;
 	struct timespec start;
-	bool too_large;
+	bool too_large;        /* the body passed the limit: 413 at its end */
+	bool answered;         /* a reply was queued before the body */
 };
 
 static double elapsed(const struct timespec *since)
@@ -64,6 +66,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_re
 		return MHD_NO;
 	if (r->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	if (r->header_name && r->header_value)
+		MHD_add_response_header(resp, r->header_name, r->header_value);
 	ret = MHD_queue_response(c, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -89,6 +93,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		*con_cls = st;
+		if (s->precheck) {
+			struct http_request req = {.conn = c, .method = method, .url = url, .peer = peer};
+			struct http_reply reply = {0};
+			unsigned status;
+			peer_text(c, peer, sizeof peer);
+			if ((status = s->precheck(s->cls, &req, &reply)) != 0) {
+				/* Refused before the body: it is never read. */
+				enum MHD_Result ret;
+				st->answered = true;
+				reply.status = status;
+				ret = send_reply(c, &reply);
+				if (s->cleanup)
+					s->cleanup(s->cls, &reply);
+				return ret;
+			}
+		}
 		/* A declared length over the limit is refused before any body is read. */
 		if (cl) {
 			char *end;
@@ -97,10 +117,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				peer_text(c, peer, sizeof peer);
 				log_info("event=http outcome=failure error=body_too_large peer=%s method=%s path=\"%s\"", peer,
 					 method, url);
-				st->too_large = true;
+				st->answered = true;
 				return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 			}
 		}
+		return MHD_YES;
+	}
+	if (st->answered) {
+		/* libmicrohttpd does not send a body it already answered; should
+		 * any arrive, it is dropped. */
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -241,6 +267,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, http_rou
 	}
 	s->route = route;
 	s->cleanup = cleanup;
+	s->precheck = o->precheck;
 	s->cls = cls;
 	s->max_body = o->max_body_bytes;
 	s->body_timeout = o->body_timeout_seconds;
@@ -272,4 +299,9 @@ void http_server_stop(struct http_server *s)
 const char *http_query_arg(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }

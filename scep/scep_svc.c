@@ -17,7 +17,7 @@
 #include "mdmid/x509util.h"
 
 struct scep_svc {
-	struct ca *ca;
+	const struct ca *ca;
 	struct policy policy;
 	int64_t issuer_id;
 	struct dbpool *db;         /* one connection per worker thread */
@@ -26,23 +26,23 @@ struct scep_svc {
 
 static struct store *thread_store(struct scep_svc *svc) { return dbpool_get(svc->db); }
 
-struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t errlen)
+struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
+			      size_t errlen)
 {
 	struct scep_svc *svc = calloc(1, sizeof *svc);
 	struct store *st;
 	int64_t ra_id;
 
-	if (!svc || !(svc->db = dbpool_new(cfg->database, cfg->database_password))) {
-		free(svc);
+	if (!svc) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	svc->ca = ca;
+	svc->db = db;
 	if (!scep_oids_init()) {
 		snprintf(err, errlen, "registering the SCEP OIDs failed");
 		goto fail;
 	}
-	if (ca_load(cfg->ca_dir, cfg->ca_key_passphrase, &svc->ca, err, errlen) < 0)
-		goto fail;
 	policy_init(&svc->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
 		    cfg->validity_days, cfg->challenge);
 	if (policy_set_binding(&svc->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
@@ -67,9 +67,6 @@ void scep_svc_free(struct scep_svc *svc)
 {
 	if (!svc)
 		return;
-	/* Worker threads have exited (and freed their stores) before this. */
-	dbpool_free(svc->db);
-	ca_free(svc->ca);
 	free(svc);
 }
 

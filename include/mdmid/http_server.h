@@ -26,8 +26,14 @@ struct http_reply {
 	const void *body;             /* copied by the server */
 	size_t len;
 	const char *error;            /* for the access log, or NULL */
+	const char *header_name;      /* one extra response header, or NULL */
+	const char *header_value;
 	void *priv;                   /* the route's, handed to cleanup */
 };
+
+/* Called once the headers are in, before any body is read: returns 0 to go
+ * on, or an HTTP status (401, 404, ...) to answer at once with reply's body. */
+typedef unsigned (*http_precheck_fn)(void *cls, const struct http_request *req, struct http_reply *reply);
 
 /* Fills reply for req; the route may keep data alive through cleanup. */
 typedef void (*http_route_fn)(void *cls, const struct http_request *req, struct http_reply *reply);
@@ -41,6 +47,7 @@ struct http_server_opts {
 	unsigned idle_timeout_seconds;
 	unsigned body_timeout_seconds;
 	size_t max_body_bytes;
+	http_precheck_fn precheck;    /* optional */
 };
 
 struct http_server *http_server_start(const struct http_server_opts *o, http_route_fn route, http_cleanup_fn cleanup,
@@ -50,5 +57,7 @@ void http_server_stop(struct http_server *s);
 
 /* The value of a query argument (unescaped by libmicrohttpd), or NULL. */
 const char *http_query_arg(const struct http_request *req, const char *name);
+/* The value of a request header (case-insensitive name), or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
 
 #endif

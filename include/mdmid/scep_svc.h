@@ -25,11 +25,15 @@ struct scep_answer {
 	const char *error;          /* the mdmid_err name, for the access log */
 };
 
+struct dbpool;
+
 /*
- * Loads the CA, records the issuers in the database and prepares the static
- * answers. Returns NULL with a message in err.
+ * Records the issuers in the database and prepares the static answers. ca
+ * and db are borrowed and must outlive the service. Returns NULL with a
+ * message in err.
  */
-struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, char *err, size_t errlen);
+struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
+			      size_t errlen);
 void scep_svc_free(struct scep_svc *svc);
 
 void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans);

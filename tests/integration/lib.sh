@@ -93,6 +93,8 @@ t_setup() {
 	CONF_EXTRA=""
 	printf 'test-challenge-%s\n' "$$" >"$T/challenge"
 	CHALLENGE=$(cat "$T/challenge")
+	head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$T/admin-token"
+	ADMIN_TOKEN=$(cat "$T/admin-token")
 	"$MDMID_BIN" db migrate --config /dev/null >/dev/null
 	"$MDMID_BIN" ca init --config /dev/null --dir "$T/ca" --bits 2048 --subject "/CN=mdmid test CA/O=mdmid tests" >/dev/null
 }
@@ -112,6 +114,7 @@ ca_dir = $T/ca
 challenge_file = $T/challenge
 challenge_mode = static
 admin_listen = 127.0.0.1:0
+admin_token_file = $T/admin-token
 log_level = info
 $CONF_EXTRA
 CONF
@@ -133,7 +136,9 @@ t_start() {
 		sed 's/^/# /' "$T/server.log"
 		exit 1
 	fi
-	PORT=$(cat "$T/port")
+	PORT=$(sed -n 1p "$T/port")
+	ADMIN_PORT=$(sed -n 2p "$T/port")
+	ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
 	URL="http://127.0.0.1:$PORT/scep"
 }
 
@@ -145,6 +150,16 @@ t_stop() {
 	SERVER_PID=""
 	is "$rc" 0 "server stopped cleanly on SIGTERM (no sanitizer report)"
 	if [[ $rc -ne 0 ]]; then tail -n 60 "$T/server.log" | sed 's/^/# /'; fi
+}
+
+# admin METHOD PATH [curl args]: calls the admin API with the bearer token;
+# prints the body and sets HTTP_STATUS.
+admin() {
+	local method=$1 path=$2
+	shift 2
+	HTTP_STATUS=$(curl -sS -o "$T/admin.out" -w '%{http_code}' -X "$method" \
+		-H "Authorization: Bearer $ADMIN_TOKEN" "$@" "$ADMIN_URL$path")
+	cat "$T/admin.out"
 }
 
 # udid_for NAME: a stable 40-hex-digit UDID (the older iOS shape) for a test device.

@@ -1,0 +1,24 @@
+/*
+ * The admin API: its own listener (loopback by default), JSON in and out,
+ * every request authenticated with a bearer token compared in constant time.
+ *   POST /v1/challenges          mint a one-time challenge for a UDID
+ *   POST /v1/identity/check      is this certificate this UDID's, and good?
+ */
+#ifndef MDMID_ADMIN_HTTP_H
+#define MDMID_ADMIN_HTTP_H
+
+#include <stddef.h>
+
+#include "mdmid/ca.h"
+#include "mdmid/config.h"
+#include "mdmid/dbpool.h"
+
+struct admin_http;
+
+/* ca and db are borrowed. Returns NULL with a message in err. */
+struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
+				    size_t errlen);
+unsigned admin_http_port(const struct admin_http *a);
+void admin_http_stop(struct admin_http *a);
+
+#endif

@@ -1,0 +1,297 @@
+/* The admin API over HTTP: bearer authentication, JSON, routes. */
+#include "mdmid/admin_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "mdmid/challenge.h"
+#include "mdmid/http_server.h"
+#include "mdmid/log.h"
+#include "mdmid/udid.h"
+#include "mdmid/x509util.h"
+
+struct admin_http {
+	struct http_server *server;
+	const struct ca *ca;
+	struct dbpool *db;
+	unsigned char token_sha256[32];
+	unsigned challenge_ttl;
+};
+
+static const char json_content_type[] = "application/json";
+
+/* A JSON reply; the encoded text is freed by cleanup. */
+static void reply_json(struct http_reply *reply, unsigned status, json_t *obj, const char *error)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!text) {
+		reply->status = 500;
+		reply->content_type = "text/plain";
+		reply->body = "internal error\n";
+		reply->len = strlen(reply->body);
+		reply->error = "internal";
+		return;
+	}
+	reply->status = status;
+	reply->content_type = json_content_type;
+	reply->body = text;
+	reply->len = strlen(text);
+	reply->error = error;
+	reply->priv = text;
+}
+
+static void reply_error(struct http_reply *reply, unsigned status, const char *error, const char *message)
+{
+	reply_json(reply, status, json_pack("{s:s, s:s}", "error", error, "message", message), error);
+}
+
+static void reply_err(struct http_reply *reply, enum mdmid_err e)
+{
+	const struct mdmid_err_info *info = mdmid_err_info(e);
+	reply_error(reply, (unsigned)info->http_status, info->name, info->text);
+}
+
+/* Bearer token check before any body is read. */
+static unsigned precheck(void *cls, const struct http_request *req, struct http_reply *reply)
+{
+	struct admin_http *a = cls;
+	const char *auth = http_header(req, "Authorization");
+	unsigned char h[32];
+
+	if (strncmp(req->url, "/v1/", 4) != 0) {
+		reply_error(reply, 404, "not_found", "no such endpoint");
+		return 404;
+	}
+	/* Hash first: the comparison then takes the same time whatever the
+	 * length or content of what was sent. */
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+	    EVP_Digest(auth + 7, strlen(auth + 7), h, NULL, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(h, a->token_sha256, sizeof h) != 0) {
+		log_info("event=admin outcome=failure error=unauthorized peer=%s path=\"%s\"", req->peer, req->url);
+		reply_error(reply, 401, "unauthorized", "a valid bearer token is required");
+		reply->header_name = "WWW-Authenticate";
+		reply->header_value = "Bearer realm=\"mdmid\"";
+		return 401;
+	}
+	return 0;
+}
+
+/* Parses the request body as a JSON object, or answers 400. */
+static json_t *body_object(const struct http_request *req, struct http_reply *reply)
+{
+	json_error_t jerr;
+	json_t *obj = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	char msg[256];
+
+	if (!obj || !json_is_object(obj)) {
+		snprintf(msg, sizeof msg, "the body must be a JSON object%s%s", obj ? "" : ": ", obj ? "" : jerr.text);
+		json_decref(obj);
+		reply_error(reply, 400, "bad_json", msg);
+		return NULL;
+	}
+	return obj;
+}
+
+/* POST /v1/challenges {"udid", "ttl_seconds"?, "subject"?} */
+static void post_challenge(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
+{
+	json_t *in = body_object(req, reply), *udid, *ttl, *subject;
+	struct challenge_minted m;
+	struct store *st;
+	json_int_t ttl_seconds = a->challenge_ttl;
+	char canon[UDID_MAX + 1];
+	enum mdmid_err rc;
+
+	if (!in)
+		return;
+	udid = json_object_get(in, "udid");
+	ttl = json_object_get(in, "ttl_seconds");
+	subject = json_object_get(in, "subject");
+	if (!json_is_string(udid) || udid_canonical(json_string_value(udid), canon) < 0) {
+		reply_err(reply, MDMID_ERR_UDID_INVALID);
+		goto out;
+	}
+	if (ttl && (!json_is_integer(ttl) || (ttl_seconds = json_integer_value(ttl)) < 60 || ttl_seconds > 30 * 86400)) {
+		reply_error(reply, 400, "bad_ttl", "ttl_seconds must be an integer from 60 to 2592000");
+		goto out;
+	}
+	if (subject && !json_is_null(subject) && (!json_is_string(subject) || json_string_length(subject) == 0 ||
+						  json_string_length(subject) > 1024)) {
+		reply_error(reply, 400, "bad_subject", "subject must be a non-empty string (RFC 2253 form)");
+		goto out;
+	}
+	if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		goto out;
+	}
+	rc = challenge_mint(st, canon, json_is_string(subject) ? json_string_value(subject) : NULL,
+			    (unsigned)ttl_seconds, &m);
+	if (rc != MDMID_OK) {
+		reply_err(reply, rc);
+		goto out;
+	}
+	log_info("event=challenge.mint outcome=success udid=%s challenge_id=%lld expires_at=%s peer=%s", canon,
+		 (long long)m.id, m.expires_at, req->peer);
+	reply_json(reply, 201,
+		   json_pack("{s:s, s:s, s:s, s:I}", "challenge", m.secret, "expires_at", m.expires_at, "udid", canon,
+			     "id", (json_int_t)m.id),
+		   NULL);
+	OPENSSL_cleanse(m.secret, sizeof m.secret);
+out:
+	json_decref(in);
+}
+
+static int hex_decode(const char *hex, unsigned char *out, size_t outlen)
+{
+	if (strlen(hex) != outlen * 2)
+		return -1;
+	for (size_t i = 0; i < outlen; i++) {
+		unsigned v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = hex[2 * i + (size_t)j];
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return -1;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* POST /v1/identity/check {"udid", "certificate": PEM | "sha256": HEX} */
+static void post_identity_check(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
+{
+	json_t *in = body_object(req, reply), *udid, *pem, *sha;
+	unsigned char fp[32];
+	char canon[UDID_MAX + 1], reason[32];
+	struct store *st;
+	bool match = false;
+	enum mdmid_err rc;
+
+	if (!in)
+		return;
+	udid = json_object_get(in, "udid");
+	pem = json_object_get(in, "certificate");
+	sha = json_object_get(in, "sha256");
+	if (!json_is_string(udid) || udid_canonical(json_string_value(udid), canon) < 0) {
+		reply_err(reply, MDMID_ERR_UDID_INVALID);
+		goto out;
+	}
+	if (json_is_string(pem) && !sha) {
+		BIO *b = BIO_new_mem_buf(json_string_value(pem), (int)json_string_length(pem));
+		X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		int ok = x && x509u_sha256(x, fp);
+		X509_free(x);
+		BIO_free(b);
+		if (!ok) {
+			reply_error(reply, 400, "bad_certificate", "certificate must be one PEM certificate");
+			goto out;
+		}
+	} else if (json_is_string(sha) && !pem) {
+		if (hex_decode(json_string_value(sha), fp, sizeof fp) < 0) {
+			reply_error(reply, 400, "bad_sha256", "sha256 must be 64 hex digits");
+			goto out;
+		}
+	} else {
+		reply_error(reply, 400, "bad_request", "give exactly one of certificate (PEM) and sha256 (hex)");
+		goto out;
+	}
+	if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		goto out;
+	}
+	if ((rc = store_identity_check(st, canon, fp, &match, reason, sizeof reason)) != MDMID_OK) {
+		reply_err(reply, rc);
+		goto out;
+	}
+	reply_json(reply, 200, json_pack("{s:b, s:s}", "match", match, "reason", reason), NULL);
+out:
+	json_decref(in);
+}
+
+static void route(void *cls, const struct http_request *req, struct http_reply *reply)
+{
+	struct admin_http *a = cls;
+	int post = strcmp(req->method, "POST") == 0;
+
+	if (!strcmp(req->url, "/v1/challenges")) {
+		if (post)
+			post_challenge(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else if (!strcmp(req->url, "/v1/identity/check")) {
+		if (post)
+			post_identity_check(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else {
+		reply_error(reply, 404, "not_found", "no such endpoint");
+	}
+}
+
+static void cleanup(void *cls, struct http_reply *reply)
+{
+	(void)cls;
+	free(reply->priv);
+}
+
+struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
+				    size_t errlen)
+{
+	struct admin_http *a;
+	struct http_server_opts o = {
+		.listen = cfg->admin_listen,
+		.workers = cfg->workers,
+		.max_connections = cfg->max_connections,
+		.idle_timeout_seconds = cfg->idle_timeout_seconds,
+		.body_timeout_seconds = cfg->body_timeout_seconds,
+		.max_body_bytes = cfg->admin_max_body_bytes,
+		.precheck = precheck,
+	};
+
+	if (!cfg->admin_token || strlen(cfg->admin_token) < 16) {
+		snprintf(err, errlen, "the admin listener needs a token of at least 16 characters (admin_token_file or "
+				      "MDMID_ADMIN_TOKEN); set admin_listen to \"\" to turn it off");
+		return NULL;
+	}
+	if (!(a = calloc(1, sizeof *a))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->ca = ca;
+	a->db = db;
+	a->challenge_ttl = cfg->challenge_ttl_seconds;
+	if (EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1 ||
+	    !(a->server = http_server_start(&o, route, cleanup, a, err, errlen))) {
+		if (!a->server && !err[0])
+			snprintf(err, errlen, "hashing the admin token failed");
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+unsigned admin_http_port(const struct admin_http *a) { return http_server_port(a->server); }
+
+void admin_http_stop(struct admin_http *a)
+{
+	if (!a)
+		return;
+	http_server_stop(a->server);
+	OPENSSL_cleanse(a->token_sha256, sizeof a->token_sha256);
+	free(a);
+}
