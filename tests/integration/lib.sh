@@ -153,13 +153,13 @@ t_stop() {
 }
 
 # admin METHOD PATH [curl args]: calls the admin API with the bearer token;
-# prints the body and sets HTTP_STATUS.
+# sets HTTP_STATUS and BODY (not in a subshell, so both are kept).
 admin() {
 	local method=$1 path=$2
 	shift 2
 	HTTP_STATUS=$(curl -sS -o "$T/admin.out" -w '%{http_code}' -X "$method" \
 		-H "Authorization: Bearer $ADMIN_TOKEN" "$@" "$ADMIN_URL$path")
-	cat "$T/admin.out"
+	BODY=$(cat "$T/admin.out")
 }
 
 # udid_for NAME: a stable 40-hex-digit UDID (the older iOS shape) for a test device.
