@@ -252,6 +252,20 @@ static int has_key_usage(X509 *x, uint32_t bits)
 	return (X509_get_extension_flags(x) & EXFLAG_KUSAGE) && (X509_get_key_usage(x) & bits) == bits;
 }
 
+/* A CA or RA outside its validity cannot issue: say so at start-up. */
+static int within_validity(X509 *x, const char *path, char *err, size_t errlen)
+{
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+		snprintf(err, errlen, "%s: the certificate is not valid yet", path);
+		return 0;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		snprintf(err, errlen, "%s: the certificate has expired", path);
+		return 0;
+	}
+	return 1;
+}
+
 static int build_getcacert(struct ca *ca)
 {
 	STACK_OF(X509) *certs;
@@ -299,6 +313,8 @@ int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_
 		set_err(err, errlen, "the CA key does not match", ca_pem);
 		goto out;
 	}
+	if (!within_validity(ca->cert, ca_pem, err, errlen))
+		goto out;
 	if (!(X509_get_extension_flags(ca->cert) & EXFLAG_CA) || !has_key_usage(ca->cert, KU_KEY_CERT_SIGN)) {
 		snprintf(err, errlen, "%s: not a CA certificate with keyCertSign", ca_pem);
 		goto out;
@@ -311,6 +327,8 @@ int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_
 			set_err(err, errlen, "the RA key does not match", ra_pem);
 			goto out;
 		}
+		if (!within_validity(ca->ra_cert, ra_pem, err, errlen))
+			goto out;
 		if (X509_check_issued(ca->cert, ca->ra_cert) != X509_V_OK) {
 			snprintf(err, errlen, "%s: the RA certificate was not issued by the CA", ra_pem);
 			goto out;

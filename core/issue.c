@@ -1,6 +1,8 @@
 /* Certificate issuance from a CSR. */
 #include "mdmid/issue.h"
 
+#include <stdlib.h>
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -22,24 +24,53 @@ static X509_NAME *subject_cn_only(const X509_NAME *from)
 	return NULL;
 }
 
-/* Copies the subjectAltName from the CSR's extensionRequest, if any. */
-static int copy_san(X509 *cert, X509_REQ *csr)
+/* True for an IA5 name mdmid copies: printable ASCII, no space, no NUL. */
+static int plain_ia5(const ASN1_IA5STRING *s)
+{
+	int len = ASN1_STRING_length(s);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	if (len <= 0 || len > 255)
+		return 0;
+	for (int i = 0; i < len; i++)
+		if (d[i] <= 0x20 || d[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Copies the subjectAltName from the CSR's extensionRequest, if any. Only
+ * DNS names, e-mail addresses and URIs in plain ASCII are copied; a SAN that
+ * is empty or holds anything else (otherName, IP, NULs, 8-bit bytes) is
+ * refused rather than copied blindly or silently trimmed.
+ */
+static enum mdmid_err copy_san(X509 *cert, X509_REQ *csr)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
-	int ok = 1, idx;
+	GENERAL_NAMES *names = NULL;
+	enum mdmid_err rc = MDMID_OK;
+	int idx;
 
 	if (!exts)
-		return 1;
+		return MDMID_OK;
 	idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
 	if (idx >= 0) {
-		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, idx);
-		GENERAL_NAMES *names = X509V3_EXT_d2i(ext);
+		rc = MDMID_ERR_SAN;
+		names = X509V3_EXT_d2i(sk_X509_EXTENSION_value(exts, idx));
+		if (!names || sk_GENERAL_NAME_num(names) == 0 || sk_GENERAL_NAME_num(names) > 16)
+			goto out;
+		for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+			GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+			if ((g->type != GEN_DNS && g->type != GEN_EMAIL && g->type != GEN_URI) || !plain_ia5(g->d.ia5))
+				goto out;
+		}
 		/* Re-encoded from the parsed names, never copied as opaque bytes. */
-		ok = names && X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_REPLACE) == 1;
-		GENERAL_NAMES_free(names);
+		rc = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_REPLACE) == 1 ? MDMID_OK
+												: MDMID_ERR_ISSUE;
 	}
+out:
+	GENERAL_NAMES_free(names);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	return ok;
+	return rc;
 }
 
 enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out)
@@ -62,6 +93,16 @@ enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_
 		rc = p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
 		goto out;
 	}
+	/* The subject is recorded as text: it must render as valid UTF-8. */
+	{
+		char *text = x509u_name_oneline(subject);
+		int ok = text && x509u_utf8_valid(text);
+		free(text);
+		if (!ok) {
+			rc = MDMID_ERR_SUBJECT;
+			goto out;
+		}
+	}
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
@@ -78,10 +119,8 @@ enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_
 	    !x509u_add_ext(x, cacert, NID_subject_key_identifier, "hash") ||
 	    !x509u_add_ext(x, cacert, NID_authority_key_identifier, "keyid:always"))
 		goto out;
-	if (p->csr_san && !copy_san(x, csr)) {
-		rc = MDMID_ERR_SUBJECT;
+	if (p->csr_san && (rc = copy_san(x, csr)) != MDMID_OK)
 		goto out;
-	}
 	if ((rc = ca_sign_cert(ca, x)) != MDMID_OK)
 		goto out;
 	*out = x;

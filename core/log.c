@@ -50,3 +50,16 @@ void log_write(enum log_level level, const char *fmt, ...)
 	/* One write per line so concurrent threads do not interleave. */
 	fprintf(stderr, "%s\n", line);
 }
+
+const char *log_value(const char *in, char *buf, size_t len)
+{
+	size_t i = 0;
+	if (!len)
+		return "";
+	for (; in && in[i] && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		buf[i] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	return buf;
+}

@@ -102,9 +102,13 @@ enum mdmid_err store_connect(struct store *st, char *err, size_t errlen)
 	}
 	st->prepared = 0;
 	{
-		const char *keys[] = {"dbname", "password", "application_name", "connect_timeout", NULL};
-		const char *vals[] = {st->conninfo, st->password, "mdmid", "5", NULL};
-		/* expand_dbname: the first value may be a whole conninfo string. */
+		/* Defaults first, so the operator's conninfo (expanded from dbname)
+		 * overrides them: a stalled server must not hold a worker forever. */
+		const char *keys[] = {"application_name", "connect_timeout", "keepalives", "keepalives_idle",
+				      "keepalives_interval", "keepalives_count", "options", "dbname", "password", NULL};
+		const char *vals[] = {"mdmid", "5", "1", "30", "10", "3",
+				      "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=60000",
+				      st->conninfo, st->password, NULL};
 		st->conn = PQconnectdbParams(keys, vals, 1);
 	}
 	if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {

@@ -173,8 +173,9 @@ char *x509u_san_text(X509 *cert)
 		BIO_printf(b, "%s%s:%s", i ? ", " : "", v->name, v->value);
 	}
 	n = BIO_get_mem_data(b, &data);
-	if ((out = malloc((size_t)n + 1))) {
-		memcpy(out, data, (size_t)n);
+	if (n >= 0 && (out = malloc((size_t)n + 1))) {
+		if (n > 0)
+			memcpy(out, data, (size_t)n);
 		out[n] = '\0';
 	}
 out:
@@ -182,4 +183,36 @@ out:
 	BIO_free(b);
 	GENERAL_NAMES_free(gens);
 	return out;
+}
+
+int x509u_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n;
+		unsigned cp;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		} else if ((*p & 0xe0) == 0xc0) {
+			n = 1, cp = *p & 0x1f;
+		} else if ((*p & 0xf0) == 0xe0) {
+			n = 2, cp = *p & 0x0f;
+		} else if ((*p & 0xf8) == 0xf0) {
+			n = 3, cp = *p & 0x07;
+		} else {
+			return 0;
+		}
+		p++;
+		for (int i = 0; i < n; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*p & 0x3f);
+		}
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
 }

@@ -75,7 +75,9 @@ static unsigned precheck(void *cls, const struct http_request *req, struct http_
 	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
 	    EVP_Digest(auth + 7, strlen(auth + 7), h, NULL, EVP_sha256(), NULL) != 1 ||
 	    CRYPTO_memcmp(h, a->token_sha256, sizeof h) != 0) {
-		log_info("event=admin outcome=failure error=unauthorized peer=%s path=\"%s\"", req->peer, req->url);
+		char path[256];
+		log_info("event=admin outcome=failure error=unauthorized peer=%s path=\"%s\"", req->peer,
+			 log_value(req->url, path, sizeof path));
 		reply_error(reply, 401, "unauthorized", "a valid bearer token is required");
 		reply->header_name = "WWW-Authenticate";
 		reply->header_value = "Bearer realm=\"mdmid\"";

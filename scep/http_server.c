@@ -32,6 +32,7 @@ struct req_state {
 	size_t len, cap;
 	struct timespec start;
 	bool too_large;        /* the body passed the limit: 413 at its end */
+	size_t discarded;      /* bytes dropped since */
 	bool answered;         /* a reply was queued before the body */
 };
 
@@ -114,9 +115,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			char *end;
 			unsigned long long n = strtoull(cl, &end, 10);
 			if (end == cl || *end || n > s->max_body) {
+				char path[256];
 				peer_text(c, peer, sizeof peer);
 				log_info("event=http outcome=failure error=body_too_large peer=%s method=%s path=\"%s\"", peer,
-					 method, url);
+					 method, log_value(url, path, sizeof path));
 				st->answered = true;
 				return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 			}
@@ -132,13 +134,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (*upload_data_size > 0) {
 		/* libmicrohttpd only times out idle connections: a sender trickling
 		 * bytes is cut when the whole body takes longer than the deadline. */
+		char path[256];
 		if (elapsed(&st->start) > (double)s->body_timeout) {
 			peer_text(c, peer, sizeof peer);
-			log_info("event=http outcome=failure error=body_timeout peer=%s path=\"%s\"", peer, url);
+			log_info("event=http outcome=failure error=body_timeout peer=%s path=\"%s\"", peer,
+				 log_value(url, path, sizeof path));
 			return MHD_NO;
 		}
 		if (!st->too_large && st->len + *upload_data_size > s->max_body)
 			st->too_large = true;
+		if (st->too_large) {
+			/* A body without a declared length (chunked) can only be answered
+			 * at its end: a little over the limit is drained for a 413, a lot
+			 * over it closes the connection. */
+			st->discarded += *upload_data_size;
+			if (st->discarded > 4 * s->max_body) {
+				peer_text(c, peer, sizeof peer);
+				log_info("event=http outcome=failure error=body_too_large peer=%s path=\"%s\" msg=\"closed\"",
+					 peer, log_value(url, path, sizeof path));
+				return MHD_NO;
+			}
+		}
 		if (!st->too_large) {
 			if (st->len + *upload_data_size > st->cap) {
 				size_t ncap = st->cap ? st->cap : 8192;
@@ -169,8 +185,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		peer_text(c, peer, sizeof peer);
 		s->route(s->cls, &req, &reply);
 		ret = send_reply(c, &reply);
+		char path[256];
 		log_debug("event=http method=%s path=\"%s\" status=%u bytes_in=%zu bytes_out=%zu ms=%.2f peer=%s error=%s",
-			  method, url, reply.status, st->len, reply.len, elapsed(&t0) * 1000.0, peer,
+			  method, log_value(url, path, sizeof path), reply.status, st->len, reply.len, elapsed(&t0) * 1000.0, peer,
 			  reply.error ? reply.error : "-");
 		if (s->cleanup)
 			s->cleanup(s->cls, &reply);

@@ -8,6 +8,14 @@
 #include <openssl/err.h>
 #include <openssl/pkcs7.h>
 
+#define SCEP_MAX_RECIPIENTS 4
+
+/* The characters of an ASN.1 PrintableString (X.680 41.4). */
+static int printable_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(" '()+,-./:=?", c);
+}
+
 /* A signed attribute of the given NID with exactly one value of type. */
 static ASN1_STRING *signed_attr(PKCS7_SIGNER_INFO *si, int nid, int type)
 {
@@ -39,10 +47,11 @@ static void read_header(PKCS7_SIGNER_INFO *si, struct scep_msg *msg)
 	len = ASN1_STRING_length(tid);
 	if (len <= 0 || len > SCEP_TRANSACTION_ID_MAX)
 		return;
-	/* Printable ASCII only: the ID goes into logs and the database. */
+	/* The PrintableString alphabet only (no quotes, no backslash): the ID
+	 * goes into key="value" logs and the database. */
 	for (int i = 0; i < len; i++) {
 		unsigned char c = ASN1_STRING_get0_data(tid)[i];
-		if (c < 0x20 || c > 0x7e)
+		if (!c || !printable_char(c))
 			return;
 	}
 	memcpy(msg->transaction_id, ASN1_STRING_get0_data(tid), (size_t)len);
@@ -96,6 +105,12 @@ static enum mdmid_err open_envelope(const unsigned char *der, size_t len, const 
 
 	if (!env || q != der + len || !PKCS7_type_is_enveloped(env) || !env->d.enveloped ||
 	    !env->d.enveloped->enc_data || !env->d.enveloped->enc_data->algorithm)
+		goto out;
+	/* Every recipientInfo costs an RSA private-key operation (none is
+	 * skipped: that is the padding-oracle defence): a client encrypts to the
+	 * RA and the CA at most, so more than a few is an attack on CPU. */
+	if (sk_PKCS7_RECIP_INFO_num(env->d.enveloped->recipientinfo) < 1 ||
+	    sk_PKCS7_RECIP_INFO_num(env->d.enveloped->recipientinfo) > SCEP_MAX_RECIPIENTS)
 		goto out;
 	/* The algorithm is checked before any decryption is attempted. */
 	msg->cipher_nid = OBJ_obj2nid(env->d.enveloped->enc_data->algorithm->algorithm);

@@ -45,6 +45,7 @@ enum mdmid_err {
 	MDMID_ERR_UDID_MISSING,
 	MDMID_ERR_UDID_INVALID,
 	MDMID_ERR_SUBJECT,
+	MDMID_ERR_SAN,
 	MDMID_ERR_BAD_TIME,
 	MDMID_ERR_BAD_CERT_ID,
 	MDMID_ERR_ISSUE,           /* signing the certificate failed */

@@ -35,4 +35,7 @@ void x509u_hex(const unsigned char *in, size_t len, char *out);
  * or NULL when there is none; caller frees. */
 char *x509u_san_text(X509 *cert);
 
+/* True when s is well-formed UTF-8 (no overlong forms or surrogates). */
+int x509u_utf8_valid(const char *s);
+
 #endif

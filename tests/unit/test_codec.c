@@ -80,7 +80,7 @@ static int group_teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-enum recips { TO_RESPONDER, TO_ALL, TO_CA, TO_OTHER };
+enum recips { TO_RESPONDER, TO_ALL, TO_CA, TO_OTHER, TO_FIVE };
 
 /* The recipients stack (borrowed certificates): sk_X509_free it. */
 static STACK_OF(X509) *recipients(const struct ca *ca, enum recips r)
@@ -100,6 +100,10 @@ static STACK_OF(X509) *recipients(const struct ca *ca, enum recips r)
 		break;
 	case TO_OTHER:
 		assert_true(sk_X509_push(sk, F.other_cert) > 0);
+		break;
+	case TO_FIVE: /* each recipientInfo costs the server an RSA decryption */
+		for (int i = 0; i < 5; i++)
+			assert_true(sk_X509_push(sk, ca_get0_responder_cert(ca)) > 0);
 		break;
 	}
 	return sk;
@@ -304,6 +308,41 @@ static void pkcsreq_ra_mode_refuses_ca_only_envelope(void **state)
 }
 
 /* ---- undecodable input: HTTP 400, no CertRep ------------------------------ */
+
+/* More recipientInfos than any client sends: refused before any RSA work. */
+static void too_many_recipients_refused(void **state)
+{
+	struct scepc_req_opts o = {0};
+	struct built b;
+	struct scep_msg m;
+	(void)state;
+
+	assert_err(build_parse(&o, F.ra, TO_FIVE, &F.pol, &b, &m), MDMID_ERR_DECRYPT);
+	assert_true(m.answerable);
+	scep_msg_clear(&m);
+	built_free(&b);
+}
+
+/* A transactionID outside the PrintableString alphabet (a quote here, which
+ * could forge key="value" log fields) is not answerable: HTTP 400. */
+static void transaction_id_outside_printablestring(void **state)
+{
+	struct scepc_req_opts o = {0};
+	struct built b;
+	struct scep_msg m;
+	(void)state;
+
+	o.transaction_id = "x\" peer=10.9.9.9 outcome=success fake=\"";
+	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_ERR_MSG_ATTRS);
+	assert_false(m.answerable);
+	scep_msg_clear(&m);
+	built_free(&b);
+	o.transaction_id = "ekslD9qUln7ll120V0ONpabqCJc=";  /* base64, as scepclient sends */
+	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_OK);
+	assert_string_equal(m.transaction_id, "ekslD9qUln7ll120V0ONpabqCJc=");
+	scep_msg_clear(&m);
+	built_free(&b);
+}
 
 static void garbage_is_decode_error(void **state)
 {
@@ -881,6 +920,8 @@ int main(void)
 		cmocka_unit_test(pkcsreq_ber_corrupt_envelope),
 		cmocka_unit_test(pkcsreq_ca_only_mode),
 		cmocka_unit_test(pkcsreq_ra_mode_refuses_ca_only_envelope),
+		cmocka_unit_test(too_many_recipients_refused),
+		cmocka_unit_test(transaction_id_outside_printablestring),
 		cmocka_unit_test(garbage_is_decode_error),
 		cmocka_unit_test(truncated_is_decode_error),
 		cmocka_unit_test(trailing_garbage_is_decode_error),

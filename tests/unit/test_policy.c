@@ -426,6 +426,53 @@ static void issue_copies_san_when_allowed(void **state)
 	X509_REQ_free(csr);
 }
 
+/* A CSR for F.k2048 whose extensionRequest holds this subjectAltName DER. */
+static X509_REQ *csr_with_san_der(const unsigned char *der, int len)
+{
+	X509_REQ *csr = ut_csr(F.k2048, "/CN=dev1", NULL);
+	STACK_OF(X509_EXTENSION) *sk = sk_X509_EXTENSION_new_null();
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+
+	assert_non_null(csr);
+	assert_true(os && ASN1_OCTET_STRING_set(os, der, len));
+	assert_non_null(ext = X509_EXTENSION_create_by_NID(NULL, NID_subject_alt_name, 0, os));
+	assert_true(sk_X509_EXTENSION_push(sk, ext) > 0);
+	assert_int_equal(X509_REQ_add_extensions(csr, sk), 1);
+	assert_true(X509_REQ_sign(csr, F.k2048, EVP_sha256()) > 0);
+	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
+	ASN1_OCTET_STRING_free(os);
+	return csr;
+}
+
+/* SANs mdmid does not copy blindly: empty, IP, otherName, a NUL or 8-bit
+ * byte in a DNS name. Each is refused with MDMID_ERR_SAN, nothing issued. */
+static void issue_refuses_unsafe_san(void **state)
+{
+	static const struct ut_ext ip[] = {{NID_subject_alt_name, "IP:10.0.0.1"}, {NID_undef, NULL}};
+	static const struct ut_ext upn[] = {
+		{NID_subject_alt_name, "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:admin@example.com"}, {NID_undef, NULL}};
+	static const unsigned char empty[] = {0x30, 0x00};
+	/* SEQUENCE { [2] "a\0.b" } and SEQUENCE { [2] "a\xff" } */
+	static const unsigned char nul[] = {0x30, 0x07, 0x82, 0x05, 'a', 0x00, '.', 'b', 'c'};
+	static const unsigned char high[] = {0x30, 0x04, 0x82, 0x02, 'a', 0xff};
+	X509_REQ *csrs[5];
+	X509 *x = NULL;
+	(void)state;
+
+	csrs[0] = ut_csr(F.k2048, "/CN=dev1", ip);
+	csrs[1] = ut_csr(F.k2048, "/CN=dev1", upn);
+	csrs[2] = csr_with_san_der(empty, sizeof empty);
+	csrs[3] = csr_with_san_der(nul, sizeof nul);
+	csrs[4] = csr_with_san_der(high, sizeof high);
+	for (int i = 0; i < 5; i++) {
+		assert_non_null(csrs[i]);
+		assert_int_equal(issue_from_csr(F.ca, &F.pol, csrs[i], &x), MDMID_ERR_SAN);
+		assert_null(x);
+		X509_REQ_free(csrs[i]);
+	}
+}
+
 static void issue_subject_policy(void **state)
 {
 	X509_REQ *csr = ut_csr(F.k2048, "/O=Device Corp/CN=dev1/OU=fleet", NULL);
@@ -587,6 +634,7 @@ int main(void)
 		cmocka_unit_test(challenge_odd_encodings),
 		cmocka_unit_test(issue_ignores_requested_extensions),
 		cmocka_unit_test(issue_copies_san_when_allowed),
+		cmocka_unit_test(issue_refuses_unsafe_san),
 		cmocka_unit_test(issue_subject_policy),
 		cmocka_unit_test(issue_serial),
 		cmocka_unit_test(issue_validity),
