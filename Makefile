@@ -9,7 +9,7 @@ SAN ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libssl libcrypto libmicrohttpd libpq jansson
+PKGS := libssl libcrypto libmicrohttpd libpq jansson libplist-2.0
 
 ifeq ($(SAN),1)
 BUILD ?= build-san
@@ -20,7 +20,7 @@ OPT := -O2 -g
 endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmicrohttpd -lpq -ljansson)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmicrohttpd -lpq -ljansson -lplist-2.0)
 CPPFLAGS += -Iinclude -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS += -std=c11 -Wall -Wextra -Werror $(OPT) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(OPT)

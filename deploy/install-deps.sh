@@ -10,9 +10,12 @@ packages=(
 	libssl-dev openssl
 	libmicrohttpd-dev
 	libpq-dev postgresql postgresql-client
+	libjansson-dev               # the admin API's JSON
+	libplist-dev libplist-utils  # profiles and check-in bodies; plistutil for tests
 	libcmocka-dev
 	scep curl
-	perl # prove
+	perl    # prove
+	python3 # tests read property lists with plistlib
 	ca-certificates
 )
 # shellcheck disable=SC2206 # word splitting wanted: a space-separated list

@@ -14,6 +14,7 @@
 #include "mdmid/challenge.h"
 #include "mdmid/http_server.h"
 #include "mdmid/log.h"
+#include "mdmid/mdmsig.h"
 #include "mdmid/udid.h"
 #include "mdmid/x509util.h"
 
@@ -21,6 +22,7 @@ struct admin_http {
 	struct http_server *server;
 	const struct ca *ca;
 	struct dbpool *db;
+	struct mdmsig_verifier *mdmsig;
 	unsigned char token_sha256[32];
 	unsigned challenge_ttl;
 };
@@ -225,6 +227,39 @@ out:
 	json_decref(in);
 }
 
+/* POST /v1/mdm-signature/verify: the body is the device's body as received,
+ * the Mdm-Signature header the device's header. 200 with a verdict for any
+ * well-formed request; 400 only without the header. */
+static void post_mdmsig_verify(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
+{
+	const char *header = http_header(req, "Mdm-Signature");
+	struct mdmsig_result r;
+	struct store *st;
+	enum mdmid_err rc;
+	json_t *matches;
+
+	if (!header || !*header) {
+		reply_error(reply, 400, "missing_header", "the Mdm-Signature header is required");
+		return;
+	}
+	if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		return;
+	}
+	if ((rc = mdmsig_verify(a->mdmsig, st, req->body, req->body_len, header, &r)) != MDMID_OK) {
+		reply_err(reply, rc);
+		return;
+	}
+	matches = r.body_udid_matches < 0 ? json_null() : json_boolean(r.body_udid_matches);
+	log_info("event=mdmsig.verify outcome=%s reason=%s serial=%s udid=%s peer=%s", r.valid ? "valid" : "invalid",
+		 r.reason, r.serial[0] ? r.serial : "-", r.udid[0] ? r.udid : "-", req->peer);
+	reply_json(reply, 200,
+		   json_pack("{s:b, s:s, s:s?, s:s?, s:s?, s:o}", "valid", r.valid, "reason", r.reason, "serial",
+			     r.serial[0] ? r.serial : NULL, "sha256", r.sha256[0] ? r.sha256 : NULL, "udid",
+			     r.udid[0] ? r.udid : NULL, "body_udid_matches", matches),
+		   NULL);
+}
+
 static void route(void *cls, const struct http_request *req, struct http_reply *reply)
 {
 	struct admin_http *a = cls;
@@ -238,6 +273,11 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 	} else if (!strcmp(req->url, "/v1/identity/check")) {
 		if (post)
 			post_identity_check(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else if (!strcmp(req->url, "/v1/mdm-signature/verify")) {
+		if (post)
+			post_mdmsig_verify(a, req, reply);
 		else
 			reply_error(reply, 405, "method_not_allowed", "POST only");
 	} else {
@@ -276,11 +316,17 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 	}
 	a->ca = ca;
 	a->db = db;
+	if (!(a->mdmsig = mdmsig_verifier_new(ca))) {
+		snprintf(err, errlen, "out of memory");
+		free(a);
+		return NULL;
+	}
 	a->challenge_ttl = cfg->challenge_ttl_seconds;
 	if (EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1 ||
 	    !(a->server = http_server_start(&o, route, cleanup, a, err, errlen))) {
 		if (!a->server && !err[0])
 			snprintf(err, errlen, "hashing the admin token failed");
+		mdmsig_verifier_free(a->mdmsig);
 		free(a);
 		return NULL;
 	}
@@ -294,6 +340,7 @@ void admin_http_stop(struct admin_http *a)
 	if (!a)
 		return;
 	http_server_stop(a->server);
+	mdmsig_verifier_free(a->mdmsig);
 	OPENSSL_cleanse(a->token_sha256, sizeof a->token_sha256);
 	free(a);
 }

@@ -3,6 +3,7 @@
  * every request authenticated with a bearer token compared in constant time.
  *   POST /v1/challenges          mint a one-time challenge for a UDID
  *   POST /v1/identity/check      is this certificate this UDID's, and good?
+ *   POST /v1/mdm-signature/verify  which device signed this body?
  */
 #ifndef MDMID_ADMIN_HTTP_H
 #define MDMID_ADMIN_HTTP_H
