@@ -53,7 +53,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"admin_max_body_bytes", CFG_UINT, F(admin_max_body_bytes), "1048576"},
 	{"public_url", CFG_STRING, F(public_url), ""},
 	{"profile_organization", CFG_STRING, F(profile_organization), "mdmid"},
-	{"profile_ca_fingerprint", CFG_BOOL, F(profile_ca_fingerprint), "true"},
+	{"profile_ca_fingerprint", CFG_STRING, F(profile_ca_fingerprint), "none"},
 	{"profile_key_size", CFG_UINT, F(profile_key_size), "2048"},
 };
 #undef F
@@ -284,6 +284,16 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 		snprintf(err, errlen, "challenge_mode = %s: expected dynamic, static or both", cfg->challenge_mode);
 		return -1;
 	}
+	if (strcmp(cfg->profile_ca_fingerprint, "none") && strcmp(cfg->profile_ca_fingerprint, "sha1") &&
+	    strcmp(cfg->profile_ca_fingerprint, "sha256")) {
+		snprintf(err, errlen, "profile_ca_fingerprint = %s: expected none, sha1 or sha256",
+			 cfg->profile_ca_fingerprint);
+		return -1;
+	}
+	if (cfg->public_url[0] && strncmp(cfg->public_url, "http://", 7) && strncmp(cfg->public_url, "https://", 8)) {
+		snprintf(err, errlen, "public_url = %s: expected an http:// or https:// URL", cfg->public_url);
+		return -1;
+	}
 	return 0;
 }
 
@@ -334,4 +344,12 @@ void config_free(struct mdmid_config *cfg)
 	}
 	free(cfg->path);
 	cfg->path = NULL;
+}
+
+void config_public_url(const struct mdmid_config *cfg, char *buf, size_t len)
+{
+	if (cfg->public_url[0])
+		snprintf(buf, len, "%s", cfg->public_url);
+	else
+		snprintf(buf, len, "http://%s%s", cfg->listen, cfg->scep_path);
 }

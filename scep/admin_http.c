@@ -15,6 +15,7 @@
 #include "mdmid/http_server.h"
 #include "mdmid/log.h"
 #include "mdmid/mdmsig.h"
+#include "mdmid/profile.h"
 #include "mdmid/udid.h"
 #include "mdmid/x509util.h"
 
@@ -25,6 +26,10 @@ struct admin_http {
 	struct mdmsig_verifier *mdmsig;
 	unsigned char token_sha256[32];
 	unsigned challenge_ttl;
+	struct policy policy;           /* where profiles put the UDID */
+	struct profile_opts profile;
+	char public_url[512];
+	char *organization, *ca_fingerprint;
 };
 
 static const char json_content_type[] = "application/json";
@@ -260,6 +265,35 @@ static void post_mdmsig_verify(struct admin_http *a, const struct http_request *
 		   NULL);
 }
 
+/* GET /v1/profiles/scep?udid=U: a .mobileconfig with a fresh challenge. */
+static void get_profile_scep(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
+{
+	const char *udid = http_query_arg(req, "udid");
+	char canon[UDID_MAX + 1], *xml = NULL;
+	size_t len = 0;
+	struct store *st;
+	enum mdmid_err rc;
+
+	if (!udid || udid_canonical(udid, canon) < 0) {
+		reply_err(reply, MDMID_ERR_UDID_INVALID);
+		return;
+	}
+	if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		return;
+	}
+	if ((rc = profile_scep(a->ca, st, &a->profile, canon, &xml, &len)) != MDMID_OK) {
+		reply_err(reply, rc);
+		return;
+	}
+	log_info("event=profile.scep outcome=success udid=%s peer=%s", canon, req->peer);
+	reply->status = 200;
+	reply->content_type = "application/x-apple-aspen-config";
+	reply->body = xml;
+	reply->len = len;
+	reply->priv = xml;
+}
+
 static void route(void *cls, const struct http_request *req, struct http_reply *reply)
 {
 	struct admin_http *a = cls;
@@ -275,6 +309,11 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 			post_identity_check(a, req, reply);
 		else
 			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else if (!strcmp(req->url, "/v1/profiles/scep")) {
+		if (!strcmp(req->method, "GET"))
+			get_profile_scep(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "GET only");
 	} else if (!strcmp(req->url, "/v1/mdm-signature/verify")) {
 		if (post)
 			post_mdmsig_verify(a, req, reply);
@@ -288,6 +327,9 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 static void cleanup(void *cls, struct http_reply *reply)
 {
 	(void)cls;
+	/* Bodies may hold a challenge (profiles): wiped before they are freed. */
+	if (reply->priv)
+		OPENSSL_cleanse(reply->priv, reply->len);
 	free(reply->priv);
 }
 
@@ -316,21 +358,28 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 	}
 	a->ca = ca;
 	a->db = db;
-	if (!(a->mdmsig = mdmsig_verifier_new(ca))) {
-		snprintf(err, errlen, "out of memory");
-		free(a);
-		return NULL;
-	}
 	a->challenge_ttl = cfg->challenge_ttl_seconds;
-	if (EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1 ||
-	    !(a->server = http_server_start(&o, route, cleanup, a, err, errlen))) {
-		if (!a->server && !err[0])
-			snprintf(err, errlen, "hashing the admin token failed");
-		mdmsig_verifier_free(a->mdmsig);
-		free(a);
-		return NULL;
+	policy_init(&a->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
+		    cfg->validity_days, cfg->challenge);
+	if (policy_set_binding(&a->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
+		goto fail;
+	config_public_url(cfg, a->public_url, sizeof a->public_url);
+	a->organization = strdup(cfg->profile_organization);
+	a->ca_fingerprint = strdup(cfg->profile_ca_fingerprint);
+	a->profile = (struct profile_opts){.url = a->public_url, .organization = a->organization,
+					   .ca_fingerprint = a->ca_fingerprint, .key_size = cfg->profile_key_size,
+					   .challenge_ttl = cfg->challenge_ttl_seconds, .policy = &a->policy};
+	if (!a->organization || !a->ca_fingerprint || !(a->mdmsig = mdmsig_verifier_new(ca)) ||
+	    EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
+	if (!(a->server = http_server_start(&o, route, cleanup, a, err, errlen)))
+		goto fail;
 	return a;
+fail:
+	admin_http_stop(a);
+	return NULL;
 }
 
 unsigned admin_http_port(const struct admin_http *a) { return http_server_port(a->server); }
@@ -339,8 +388,10 @@ void admin_http_stop(struct admin_http *a)
 {
 	if (!a)
 		return;
-	http_server_stop(a->server);
+	http_server_stop(a->server); /* NULL-safe */
 	mdmsig_verifier_free(a->mdmsig);
+	free(a->organization);
+	free(a->ca_fingerprint);
 	OPENSSL_cleanse(a->token_sha256, sizeof a->token_sha256);
 	free(a);
 }

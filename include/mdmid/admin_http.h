@@ -4,6 +4,7 @@
  *   POST /v1/challenges          mint a one-time challenge for a UDID
  *   POST /v1/identity/check      is this certificate this UDID's, and good?
  *   POST /v1/mdm-signature/verify  which device signed this body?
+ *   GET  /v1/profiles/scep?udid=U  a .mobileconfig with a fresh challenge
  */
 #ifndef MDMID_ADMIN_HTTP_H
 #define MDMID_ADMIN_HTTP_H

@@ -42,7 +42,7 @@ struct mdmid_config {
 	/* Profiles */
 	char *public_url;           /* the SCEP URL devices use; "" = http://<listen><scep_path> */
 	char *profile_organization;
-	bool profile_ca_fingerprint;
+	char *profile_ca_fingerprint; /* none | sha1 | sha256 */
 	unsigned profile_key_size;
 };
 
@@ -53,6 +53,9 @@ struct mdmid_config {
  */
 int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t errlen);
 void config_free(struct mdmid_config *cfg);
+
+/* The SCEP URL devices use: public_url, or http://<listen><scep_path>. */
+void config_public_url(const struct mdmid_config *cfg, char *buf, size_t len);
 
 /* Reads a whole small file (a secret) with the trailing newline removed. */
 char *config_read_secret_file(const char *path, char *err, size_t errlen);
