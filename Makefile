@@ -5,6 +5,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 PORT ?= 8080
+ADMIN_PORT ?= 8081
 SAN ?=
 
 CC ?= cc
@@ -89,7 +90,7 @@ deps:
 run:
 	bash deploy/install-deps.sh
 	$(MAKE) all
-	MDMID_BIN=$(BUILD)/mdmid bash deploy/dev-run.sh --port $(PORT)
+	MDMID_BIN=$(BUILD)/mdmid bash deploy/dev-run.sh --port $(PORT) --admin-port $(ADMIN_PORT)
 
 install: $(BUILD)/mdmid
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mdmid/sql $(DESTDIR)$(PREFIX)/share/doc/mdmid

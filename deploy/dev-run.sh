@@ -14,11 +14,12 @@ die() {
 	exit 1
 }
 usage() {
-	echo "usage: deploy/dev-run.sh [--port N]   (env: PORT, MDMID_BIN)" >&2
+	echo "usage: deploy/dev-run.sh [--port N] [--admin-port N]   (env: PORT, ADMIN_PORT, MDMID_BIN)" >&2
 	exit 2
 }
 
 port=${PORT:-8080}
+admin_port=${ADMIN_PORT:-8081}
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--port)
@@ -30,6 +31,11 @@ while [[ $# -gt 0 ]]; do
 		port=${1#--port=}
 		shift
 		;;
+	--admin-port)
+		[[ $# -ge 2 ]] || usage
+		admin_port=$2
+		shift 2
+		;;
 	-h | --help) usage ;;
 	*)
 		echo "dev-run.sh: unknown argument: $1" >&2
@@ -38,6 +44,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "bad port: '$port'"; fi
+if ! [[ "$admin_port" =~ ^[0-9]+$ ]] || ((admin_port < 1 || admin_port > 65535)); then die "bad admin port: '$admin_port'"; fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -110,6 +117,11 @@ scep_path = /scep
 database = host=$PGHOST port=$PGPORT user=mdmid dbname=mdmid
 ca_dir = $var/ca
 challenge_file = $var/challenge
+# one-time challenges from the admin API, and the static one above (UDID in the CN)
+challenge_mode = both
+admin_listen = 127.0.0.1:$admin_port
+admin_token_file = $var/admin-token
+public_url = http://127.0.0.1:$port/scep
 allow_single_des = true
 log_level = info
 EOF
@@ -125,6 +137,12 @@ if [[ ! -s "$var/challenge" ]]; then
 fi
 chmod 600 "$var/challenge"
 challenge=$(tr -d '\r\n' <"$var/challenge")
+# the admin API's bearer token, kept across runs
+if [[ ! -s "$var/admin-token" ]]; then
+	head -c 32 /dev/urandom | base64 -w 0 | tr '+/' '-_' | tr -d '=' >"$var/admin-token.tmp"
+	chmod 600 "$var/admin-token.tmp"
+	mv -f "$var/admin-token.tmp" "$var/admin-token"
+fi
 [[ -n "$challenge" ]] || die "$var/challenge is empty"
 
 # d. schema and CA
@@ -137,6 +155,7 @@ fi
 
 # e. variables for clients
 url="http://127.0.0.1:$port/scep"
+admin_url="http://127.0.0.1:$admin_port"
 q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # single-quote for sh
 {
 	echo "# written by deploy/dev-run.sh (make run); valid while it runs"
@@ -147,6 +166,8 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # single-quote for sh
 	echo "export PGUSER=$(q "$PGUSER")"
 	echo "export PGDATABASE=$(q "$PGDATABASE")"
 	echo "export MDMID_CONFIG=$(q "$conf")"
+	echo "export MDMID_ADMIN_URL=$(q "$admin_url")"
+	echo "export MDMID_ADMIN_TOKEN_FILE=$(q "$var/admin-token")"
 } >"$var/dev.env.tmp"
 chmod 600 "$var/dev.env.tmp"
 mv -f "$var/dev.env.tmp" "$var/dev.env"
@@ -157,12 +178,15 @@ cat <<EOF
 
 ================================ mdmid development server ================================
   SCEP URL   $url
-  challenge  $challenge
+  challenge  $challenge   (static: the UDID goes in the CN)
+  admin API  $admin_url   (bearer token in var/admin-token)
   CA         $var/ca/ca.pem
   config     $conf
   psql:      . var/dev.env; psql
   enroll (scepclient writes csr.pem and self.pem beside the key: use a fresh directory):
-    rm -rf /tmp/x && mkdir /tmp/x && scepclient -server-url $url -challenge $challenge -private-key /tmp/x/key.pem -certificate /tmp/x/cert.pem
+    rm -rf /tmp/x && mkdir /tmp/x && scepclient -server-url $url -challenge $challenge -cn 00008030-001A2D8A3C02802E -private-key /tmp/x/key.pem -certificate /tmp/x/cert.pem
+  a one-time challenge for a device:
+    . var/dev.env; build/mdmid challenge new --udid 00008030-001A2D8A3C02802E    (or POST \$MDMID_ADMIN_URL/v1/challenges)
   WARNING: allow_single_des is ON here, for Debian's scepclient (it only speaks single DES).
            It must stay OFF in production (the default).
   Ctrl-C stops mdmid and PostgreSQL; the next run reuses var/ (cluster, CA, challenge).
