@@ -18,6 +18,7 @@ static const char usage[] =
 	"  challenge new mint a one-time challenge bound to a UDID\n"
 	"  check         is this certificate this UDID's, and still good?\n"
 	"  mdmsig verify which device identity signed this Mdm-Signature?\n"
+	"  profile scep  a .mobileconfig that enrolls one device over SCEP\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mdmsig"))
 		return cmd_mdmsig(argc - 1, argv + 1);
+	if (!strcmp(cmd, "profile"))
+		return cmd_profile(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -20,7 +20,7 @@ static const char mdmsig_usage[] =
 	"{\"valid\", \"reason\", \"serial\", \"sha256\", \"udid\", \"body_udid_matches\"} as JSON;\n"
 	"exit 0 when valid, 1 when not, 2 on bad arguments, 3 when the database cannot answer.\n";
 
-#define MDMSIG_MAX_BODY (16u << 20)
+#define MDMSIG_MAX_BODY (1u << 20) /* as the admin API */
 
 static int mdmsig_verify_main(int argc, char **argv)
 {
@@ -57,7 +57,7 @@ static int mdmsig_verify_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!(body = file_read_all(body_path, MDMSIG_MAX_BODY, &body_len))) {
-		fprintf(stderr, "mdmid mdmsig verify: %s: unreadable or over 16 MiB\n", body_path);
+		fprintf(stderr, "mdmid mdmsig verify: %s: unreadable or over 1 MiB\n", body_path);
 		return EXIT_USAGE;
 	}
 	if (header_path) {

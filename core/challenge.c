@@ -86,8 +86,17 @@ enum mdmid_err challenge_resolve(struct store *st, const struct policy *p, X509_
 				rc = MDMID_ERR_CHALLENGE_EXPIRED;
 			else if (row.subject && !subject_matches(csr, row.subject))
 				rc = MDMID_ERR_CHALLENGE_SUBJECT;
-			else
+			else {
 				b->challenge_id = row.id;
+				memcpy(b->secret_sha256, h, sizeof h);
+			}
+			/* A CSR that names a UDID where static mode would read it must
+			 * name this one: an MDM reading the CN must not be misled. */
+			if (rc == MDMID_OK) {
+				char named[UDID_MAX + 1];
+				if (policy_csr_udid(p, csr, named) == 0 && strcmp(named, row.udid) != 0)
+					rc = MDMID_ERR_UDID_MISMATCH;
+			}
 			store_challenge_row_clear(&row);
 			return rc;
 		}

@@ -46,6 +46,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"port_file", CFG_STRING, F(port_file), ""},
 	{"challenge_mode", CFG_STRING, F(challenge_mode), "dynamic"},
 	{"challenge_ttl_seconds", CFG_UINT, F(challenge_ttl_seconds), "3600"},
+	{"retransmission_window_seconds", CFG_UINT, F(retransmission_window_seconds), "86400"},
 	{"static_udid_field", CFG_STRING, F(static_udid_field), "CN"},
 	{"admin_listen", CFG_STRING, F(admin_listen), "127.0.0.1:8081"},
 	{"admin_token_file", CFG_SECRET_FILE, F(admin_token), NULL},
@@ -268,6 +269,8 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 		{"max_connections", offsetof(struct mdmid_config, max_connections), 1, 1000000},
 		{"workers", offsetof(struct mdmid_config, workers), 0, 1024},
 		{"challenge_ttl_seconds", offsetof(struct mdmid_config, challenge_ttl_seconds), 60, 30 * 86400},
+		{"retransmission_window_seconds", offsetof(struct mdmid_config, retransmission_window_seconds), 0,
+		 30 * 86400},
 		{"admin_max_body_bytes", offsetof(struct mdmid_config, admin_max_body_bytes), 1024, 64u << 20},
 		{"profile_key_size", offsetof(struct mdmid_config, profile_key_size), 2048, 4096},
 	};

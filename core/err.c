@@ -36,6 +36,7 @@ static const struct mdmid_err_info err_table[MDMID_ERR__MAX] = {
 	[MDMID_ERR_CHALLENGE_SUBJECT] = {"challenge_subject", SCEP_FAIL_BAD_REQUEST, 400, "the CSR subject is not the one the challenge was issued for"},
 	[MDMID_ERR_UDID_MISSING] = {"udid_missing", SCEP_FAIL_BAD_REQUEST, 400, "the CSR carries no valid UDID where the policy expects one"},
 	[MDMID_ERR_UDID_INVALID] = {"udid_invalid", SCEP_FAIL_BAD_REQUEST, 400, "not a UDID: expected 40 hex digits, 8-16 hex digits or a UUID"},
+	[MDMID_ERR_UDID_MISMATCH] = {"udid_mismatch", SCEP_FAIL_BAD_REQUEST, 400, "the CSR names another UDID than the one the challenge was minted for"},
 	[MDMID_ERR_SUBJECT] = {"subject", SCEP_FAIL_BAD_REQUEST, 400, "the CSR subject is not acceptable"},
 	[MDMID_ERR_SAN] = {"san", SCEP_FAIL_BAD_REQUEST, 400, "the CSR's subjectAltName is empty or holds names other than DNS, e-mail or URI in plain ASCII"},
 	[MDMID_ERR_BAD_TIME] = {"bad_time", SCEP_FAIL_BAD_TIME, 400, "the message time is outside the allowed window"},

@@ -112,6 +112,30 @@ static int signing_time_ok(PKCS7_SIGNER_INFO *si, X509 *signer)
 	       ASN1_TIME_compare(st, X509_get0_notAfter(signer)) <= 0;
 }
 
+/* Check-in bodies are small, shallow dictionaries. libplist 2.2 parses
+ * recursively with no depth limit, so a deeply nested body (which a device
+ * can sign) would overflow the stack: XML is parsed only when its nesting
+ * stays shallow, binary only when it is small enough to be shallow. */
+#define PLIST_MAX_DEPTH 32
+#define PLIST_MAX_BINARY 8192
+
+static int xml_shallow(const unsigned char *p, size_t len)
+{
+	int depth = 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (p[i] != '<')
+			continue;
+		if (p[i + 1] == '/') {
+			if ((i + 7 <= len && !memcmp(p + i, "</dict>", 7)) || (i + 8 <= len && !memcmp(p + i, "</array>", 8)))
+				depth--;
+		} else if ((i + 6 <= len && !memcmp(p + i, "<dict>", 6)) || (i + 7 <= len && !memcmp(p + i, "<array>", 7))) {
+			if (++depth > PLIST_MAX_DEPTH)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /* 1 or 0 when body is a property list (XML or binary) with a UDID string,
  * compared with udid; -1 otherwise. */
 static int body_udid(const unsigned char *body, size_t len, const char *udid)
@@ -120,8 +144,14 @@ static int body_udid(const unsigned char *body, size_t len, const char *udid)
 	char *value = NULL, canon[UDID_MAX + 1];
 	int rc = -1;
 
-	if (len == 0 || len > (1u << 24))
+	if (len == 0 || len > (1u << 20))
 		return -1;
+	if (len >= 6 && !memcmp(body, "bplist", 6)) {
+		if (len > PLIST_MAX_BINARY)
+			return -1;
+	} else if (!xml_shallow(body, len)) {
+		return -1;
+	}
 	plist_from_memory((const char *)body, (uint32_t)len, &root);
 	if (root && plist_get_node_type(root) == PLIST_DICT && (node = plist_dict_get_item(root, "UDID")) &&
 	    plist_get_node_type(node) == PLIST_STRING) {

@@ -47,6 +47,13 @@ static const struct {
 	 " WHERE secret_sha256 = $1",
 	 1},
 	{"identity_check", "SELECT match, reason FROM identity_check($1, $2)", 2},
+	/* A retransmission: the certificate already issued for this transaction
+	 * to this key (the certificate_transaction index). */
+	{"cert_by_transaction",
+	 "SELECT der FROM certificate WHERE issuer_id = $1 AND transaction_id = $2 AND spki_sha256 = $3"
+	 " AND method = $4 AND status = 'issued' AND created_at > now() - make_interval(secs => $5::integer)"
+	 " ORDER BY id DESC LIMIT 1",
+	 5},
 	{"cert_find",
 	 "SELECT serial, coalesce(udid, ''), status, now() < not_before, now() >= not_after FROM certificate"
 	 " WHERE sha256 = $1",
@@ -140,8 +147,25 @@ static enum mdmid_err store_ready(struct store *st, char *err, size_t errlen)
 	return MDMID_OK;
 }
 
+static enum mdmid_err store_run_fmt(struct store *st, const char *name, int n, const char *const *vals,
+				    const int *lens, const int *fmts, int result_format, PGresult **out, char *err,
+				    size_t errlen);
+
 enum mdmid_err store_run(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
 			 const int *fmts, PGresult **out, char *err, size_t errlen)
+{
+	return store_run_fmt(st, name, n, vals, lens, fmts, 0, out, err, errlen);
+}
+
+enum mdmid_err store_run_binary(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
+				const int *fmts, PGresult **out, char *err, size_t errlen)
+{
+	return store_run_fmt(st, name, n, vals, lens, fmts, 1, out, err, errlen);
+}
+
+static enum mdmid_err store_run_fmt(struct store *st, const char *name, int n, const char *const *vals,
+				    const int *lens, const int *fmts, int result_format, PGresult **out, char *err,
+				    size_t errlen)
 {
 	/* Every statement is an INSERT keyed by a unique serial, an append, an
 	 * update guarded by its own WHERE, or a read: sending one again after a
@@ -155,7 +179,7 @@ enum mdmid_err store_run(struct store *st, const char *name, int n, const char *
 
 		if (rc != MDMID_OK)
 			return rc;
-		r = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
+		r = PQexecPrepared(st->conn, name, n, vals, lens, fmts, result_format);
 		s = PQresultStatus(r);
 		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
 			if (out)

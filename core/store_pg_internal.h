@@ -22,6 +22,10 @@ struct store {
 enum mdmid_err store_run(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
 			 const int *fmts, PGresult **out, char *err, size_t errlen);
 
+/* The same, with every result column in binary format (bytea as raw bytes). */
+enum mdmid_err store_run_binary(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
+				const int *fmts, PGresult **out, char *err, size_t errlen);
+
 /* Copies a libpq message into err without its trailing newline. */
 void store_msg_copy(char *err, size_t errlen, const char *prefix, const char *msg);
 

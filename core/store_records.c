@@ -245,3 +245,33 @@ enum mdmid_err store_cert_find(struct store *st, const unsigned char sha256[32],
 	PQclear(r);
 	return rc;
 }
+
+enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, const char *transaction_id,
+					 const unsigned char spki_sha256[32], const char *method,
+					 unsigned window_seconds, X509 **out)
+{
+	char issuer[24], window[16], err[512];
+	const char *vals[5] = {issuer, transaction_id, (const char *)spki_sha256, method, window};
+	int lens[5] = {0, 0, 32, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	*out = NULL;
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	snprintf(window, sizeof window, "%u", window_seconds);
+	/* The DER comes back in binary: the last argument of PQexecPrepared is
+	 * the result format, so this one runs through its own call. */
+	rc = store_run_binary(st, "cert_by_transaction", 5, vals, lens, fmts, &r, err, sizeof err);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"retransmission look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) == 1) {
+		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
+		*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0));
+		if (!*out)
+			rc = MDMID_ERR_INTERNAL;
+	}
+	PQclear(r);
+	return rc;
+}

@@ -62,6 +62,15 @@ int x509u_spki_sha256(const X509 *x, unsigned char out[32])
 	return ok;
 }
 
+int x509u_req_spki_sha256(X509_REQ *req, unsigned char out[32])
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(X509_REQ_get0_pubkey(req), &der);
+	int ok = len > 0 && EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1;
+	OPENSSL_free(der);
+	return ok;
+}
+
 X509_NAME *x509u_name_parse(const char *s)
 {
 	X509_NAME *name = X509_NAME_new();

@@ -21,6 +21,7 @@ struct scep_svc {
 	struct policy policy;
 	int64_t issuer_id;
 	struct dbpool *db;         /* one connection per worker thread */
+	unsigned retransmission_window;
 	char caps[160];
 };
 
@@ -39,6 +40,7 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	}
 	svc->ca = ca;
 	svc->db = db;
+	svc->retransmission_window = cfg->retransmission_window_seconds;
 	if (!scep_oids_init()) {
 		snprintf(err, errlen, "registering the SCEP OIDs failed");
 		goto fail;
@@ -177,21 +179,93 @@ static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 }
 
 /* Checks, issues, commits and answers one verified PKCSReq. */
+/* A SUCCESS CertRep carrying cert, encrypted to the requester. */
+static enum mdmid_err answer_success(struct scep_svc *svc, const struct scep_msg *msg, X509 *cert,
+				     struct scep_answer *ans)
+{
+	struct scep_rep rep = {
+		.pki_status = SCEP_STATUS_SUCCESS,
+		.transaction_id = msg->transaction_id,
+		.recipient_nonce = msg->sender_nonce,
+		.recipient_nonce_len = msg->sender_nonce_len,
+		.digest_nid = msg->digest_nid,
+		.cipher_nid = msg->cipher_nid,
+		.recipient = msg->signer,
+		.issued = cert,
+	};
+	enum mdmid_err rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len);
+
+	if (rc == MDMID_OK) {
+		ans->http_status = 200;
+		ans->content_type = "application/x-pki-message";
+		ans->body_static = false;
+	}
+	return rc;
+}
+
+/* The certificate already issued for this transaction to this key, if any. */
+static enum mdmid_err find_retransmission(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
+					  X509 **cert)
+{
+	unsigned char spki[32];
+
+	*cert = NULL;
+	if (!svc->retransmission_window)
+		return MDMID_OK;
+	if (!x509u_req_spki_sha256(msg->csr, spki))
+		return MDMID_ERR_INTERNAL;
+	return store_cert_by_transaction(st, svc->issuer_id, msg->transaction_id, spki, "scep",
+					 svc->retransmission_window, cert);
+}
+
+/* Answers a retransmission with the certificate it already got: never a
+ * second certificate, and a lost CertRep does not burn the challenge. */
+static enum mdmid_err answer_retransmission(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
+					    X509 *cert, const char *peer, struct scep_answer *ans)
+{
+	char serial[41] = "";
+	enum mdmid_err rc = answer_success(svc, msg, cert, ans);
+	struct event_record ev = {
+		.kind = event_kind(msg->message_type),
+		.outcome = "success",
+		.transaction_id = msg->transaction_id,
+		.message_type = msg->message_type,
+		.serial = serial,
+		.requester_addr = peer,
+		.detail = "retransmission: the certificate already issued for this transaction",
+	};
+
+	if (rc != MDMID_OK)
+		return rc;
+	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
+	store_event_put(st, &ev);
+	log_info("event=%s outcome=success serial=%s transaction_id=\"%s\" peer=%s msg=\"retransmission\"", ev.kind,
+		 serial, msg->transaction_id, peer ? peer : "-");
+	return MDMID_OK;
+}
+
+/* Checks, issues, commits and answers one verified PKCSReq. */
 static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct binding *b,
 			     struct scep_answer *ans)
 {
-	X509 *cert = NULL;
+	X509 *cert = NULL, *earlier = NULL;
 	struct store *st = thread_store(svc);
 	char serial[41] = "";
 	enum mdmid_err rc;
 
 	if (!st)
 		return MDMID_ERR_NOMEM;
+	if ((rc = policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer))) != MDMID_OK ||
+	    (rc = find_retransmission(svc, st, msg, &earlier)) != MDMID_OK)
+		goto out;
+	if (earlier) {
+		rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
+		goto out;
+	}
 	/* The challenge is only looked up here; it is consumed by the statement
 	 * that records the certificate, so a refused or failed request leaves it
 	 * usable and two requests racing for it get one certificate. */
-	if ((rc = policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer))) != MDMID_OK ||
-	    (rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
+	if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
 	    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
 		goto out;
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
@@ -211,31 +285,35 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			.detail = "issued",
 		};
 		/* The row is committed before anyone sees the certificate. */
-		if ((rc = store_cert_put(st, &c, &ev)) != MDMID_OK)
-			goto out;
+		rc = store_cert_put(st, &c, &ev);
 	}
-	{
-		struct scep_rep rep = {
-			.pki_status = SCEP_STATUS_SUCCESS,
-			.transaction_id = msg->transaction_id,
-			.recipient_nonce = msg->sender_nonce,
-			.recipient_nonce_len = msg->sender_nonce_len,
-			.digest_nid = msg->digest_nid,
-			.cipher_nid = msg->cipher_nid,
-			.recipient = msg->signer,
-			.issued = cert,
-		};
-		/* The row stands if this fails: a retransmission finds it. */
-		if ((rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len)) != MDMID_OK)
+	if (rc == MDMID_ERR_CHALLENGE_CONSUMED) {
+		/* Taken meanwhile: by a request racing this one, or by this very
+		 * statement when a broken connection made the store send it twice
+		 * (then the row is there, for this transaction), or it expired. */
+		struct challenge_row row;
+		if (find_retransmission(svc, st, msg, &earlier) == MDMID_OK && earlier) {
+			rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
 			goto out;
+		}
+		/* Name the right reason: consumed, or expired since the look-up. */
+		if (b->challenge_id > 0 && store_challenge_find(st, b->secret_sha256, &row) == MDMID_OK) {
+			if (row.found && !row.consumed && row.expired)
+				rc = MDMID_ERR_CHALLENGE_EXPIRED;
+			store_challenge_row_clear(&row);
+		}
+		goto out;
 	}
-	ans->http_status = 200;
-	ans->content_type = "application/x-pki-message";
-	ans->body_static = false;
+	if (rc != MDMID_OK)
+		goto out;
+	/* The row stands if this fails: a retransmission finds it. */
+	if ((rc = answer_success(svc, msg, cert, ans)) != MDMID_OK)
+		goto out;
 	log_info("event=scep.pkcsreq outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s", serial,
 		 b->udid[0] ? b->udid : "-", msg->transaction_id, peer ? peer : "-");
 out:
 	X509_free(cert);
+	X509_free(earlier);
 	return rc;
 }
 

@@ -22,7 +22,7 @@ ALTER TABLE certificate
 CREATE UNIQUE INDEX certificate_one_per_challenge ON certificate (challenge_id) WHERE challenge_id IS NOT NULL;
 
 -- The certificates that currently identify each device.
-CREATE VIEW device_identity AS
+CREATE VIEW device_identity WITH (security_barrier) AS
     SELECT udid, serial, sha256, subject, method, not_before, not_after, created_at
       FROM certificate
      WHERE udid IS NOT NULL AND status = 'issued' AND now() >= not_before AND now() < not_after;
@@ -35,7 +35,7 @@ AS $$
       FROM (SELECT 1) AS one
       LEFT JOIN LATERAL (
         SELECT CASE
-                 WHEN c.udid IS NULL OR c.udid <> upper(p_udid) THEN 'other_udid'
+                 WHEN c.udid IS NULL OR c.udid IS DISTINCT FROM upper(p_udid) THEN 'other_udid'
                  WHEN c.status = 'revoked' THEN 'revoked'
                  WHEN c.status = 'abandoned' THEN 'abandoned'
                  WHEN now() < c.not_before THEN 'not_yet_valid'
@@ -50,7 +50,7 @@ $$;
 -- validity and is neither revoked nor abandoned.
 CREATE FUNCTION identity_matches(p_udid text, p_sha256 bytea) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (public.identity_check(p_udid, p_sha256)).match $$;
+AS $$ SELECT coalesce((public.identity_check(p_udid, p_sha256)).match, false) $$;
 
 -- Identities that expire within the interval: their profiles must be replaced.
 CREATE FUNCTION expiring(within interval)
@@ -64,7 +64,7 @@ AS $$
 $$;
 
 -- Refused requests by reason.
-CREATE VIEW refusals AS
+CREATE VIEW refusals WITH (security_barrier) AS
     SELECT error, fail_info, count(*) AS count, min(at) AS first_at, max(at) AS last_at
       FROM event
      WHERE outcome = 'failure'
@@ -72,6 +72,11 @@ CREATE VIEW refusals AS
 
 -- New functions are executable by PUBLIC in PostgreSQL 15: not these.
 REVOKE EXECUTE ON FUNCTION identity_check(text, bytea), identity_matches(text, bytea), expiring(interval) FROM PUBLIC;
+
+-- The views are security barriers and nobody but the owner gets temporary
+-- functions, so a reader cannot leak filtered-out rows through a cheap
+-- function in its WHERE clause.
+DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$;
 
 -- The MDM: the views and the check functions, nothing else.
 GRANT USAGE ON SCHEMA public TO mdm_reader;

@@ -33,6 +33,7 @@ enum mdmid_err challenge_mint(struct store *st, const char *udid, const char *su
 
 struct binding {
 	int64_t challenge_id;                    /* 0: static challenge */
+	unsigned char secret_sha256[32];         /* of the one-time challenge */
 	char udid[UDID_MAX + 1];
 };
 

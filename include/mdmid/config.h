@@ -33,6 +33,7 @@ struct mdmid_config {
 	char *port_file;            /* serve writes the bound port here */
 	/* Device binding */
 	char *challenge_mode;       /* dynamic | static | both */
+	unsigned retransmission_window_seconds; /* a retransmitted PKCSReq gets its certificate again */
 	unsigned challenge_ttl_seconds;
 	char *static_udid_field;    /* where static mode finds the UDID: CN, ..., SAN:DNS */
 	/* Admin API */

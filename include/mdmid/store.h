@@ -88,6 +88,12 @@ void store_challenge_row_clear(struct challenge_row *row);
 enum mdmid_err store_identity_check(struct store *st, const char *udid, const unsigned char sha256[32], bool *match,
 				    char *reason, size_t reason_len);
 
+/* The certificate already issued, within window_seconds, for this transaction
+ * to the key with this SPKI hash (a retransmission), or *out NULL. */
+enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, const char *transaction_id,
+					 const unsigned char spki_sha256[32], const char *method,
+					 unsigned window_seconds, X509 **out);
+
 struct cert_row {
 	bool found;
 	char serial[41];

@@ -15,6 +15,7 @@ int x509u_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t buflen);
 /* SHA-256 of the DER certificate / of its DER SubjectPublicKeyInfo. */
 int x509u_sha256(const X509 *x, unsigned char out[32]);
 int x509u_spki_sha256(const X509 *x, unsigned char out[32]);
+int x509u_req_spki_sha256(X509_REQ *req, unsigned char out[32]);
 
 /* Parses "/CN=a/O=b" (OpenSSL's -subj form, \/ escapes a slash) into a new name. */
 X509_NAME *x509u_name_parse(const char *s);

@@ -64,6 +64,30 @@ rc=0
 is "$rc" 2 "challenge new with a malformed UDID exits 2"
 like "$(cat "$T/err")" "not a UDID" "... and says why"
 
+# A lost CertRep: the device sends the very same request again and gets the
+# certificate it was issued, not a refusal for a used challenge.
+curl -fsS -o "$T/cacert.der" "$URL?operation=GetCACert"
+admin POST /v1/challenges -d "{\"udid\": \"$UDID\"}"
+s4=$(sed -n 's/.*"challenge":"\([^"]*\)".*/\1/p' <<<"$BODY")
+"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/re.key" --challenge "$s4" --out "$T/re.req" --out-signer "$T/re.self" >/dev/null
+for i in 1 2; do
+	curl -fsS --data-binary @"$T/re.req" -o "$T/re$i.rep" "$URL?operation=PKIOperation"
+	"$SCEP_REQ" parse --reply "$T/re$i.rep" --cacert "$T/cacert.der" --key "$T/re.key" --signer-cert "$T/re.self" \
+		--out-cert "$T/re$i.pem" >"$T/re$i.txt"
+done
+like "$(cat "$T/re2.txt")" "pki_status=0" "a retransmitted PKCSReq gets SUCCESS again"
+is "$(openssl x509 -in "$T/re2.pem" -noout -serial)" "$(openssl x509 -in "$T/re1.pem" -noout -serial)" "... with the same certificate"
+tid=$(sed -n 's/^transaction_id=//p' "$T/re1.txt")
+is "$(q "select count(*) from certificate where transaction_id = '$tid'")" 1 "... and still one certificate row"
+is "$(q "select count(*) from event where transaction_id = '$tid' and outcome = 'success'")" 2 "... and an event row for each request"
+
+# A CSR naming another device than the challenge's.
+admin POST /v1/challenges -d "{\"udid\": \"$UDID\"}"
+s5=$(sed -n 's/.*"challenge":"\([^"]*\)".*/\1/p' <<<"$BODY")
+t_scepclient "$T/mismatch" -challenge "$s5" -cn "$(udid_for another-device)" && rc=0 || rc=$?
+ok "$([[ $rc -ne 0 ]]; echo $?)" "a CSR whose CN names another UDID than the challenge's gets no certificate"
+is "$(q "select error from event order by id desc limit 1")" udid_mismatch "... event udid_mismatch"
+
 # A challenge bound to a subject.
 admin POST /v1/challenges -d "{\"udid\": \"$UDID\", \"subject\": \"CN=bound,O=scep-client\"}"
 secret3=$(sed -n 's/.*"challenge":"\([^"]*\)".*/\1/p' <<<"$BODY")
@@ -99,17 +123,21 @@ reader() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$DB" -c "set role mdm_reader; $1"
 is "$(reader "select identity_matches('$udid_lc', '\\x$fp')")" t "mdm_reader: identity_matches is true for the device"
 is "$(reader "select identity_matches('$(udid_for other)', '\\x$fp')")" f "mdm_reader: false for another UDID"
 is "$(reader "select identity_matches('$UDID', sha256('x'::bytea))")" f "mdm_reader: false for an unknown fingerprint"
-is "$(reader "select count(*) from device_identity where udid = '$UDID'")" 1 "mdm_reader: device_identity lists the device"
+is "$(reader "select identity_matches(null, '\\x$fp')")" f "mdm_reader: false for a NULL UDID"
+is "$(reader "select (identity_check(null, '\\x$fp')).reason")" other_udid "... identity_check says other_udid"
+is "$(reader "select count(*) from device_identity where udid = '$UDID'")" 2 "mdm_reader: device_identity lists the device's certificates"
+ok "$(reader "create function pg_temp.leak(text) returns boolean language sql as 'select true'" >/dev/null 2>&1; [[ $? -ne 0 ]]; echo $?)" \
+	"mdm_reader cannot create temporary functions (no leaks through the views' WHERE)"
 ok "$(reader "select count(*) from certificate" >/dev/null 2>&1; [[ $? -ne 0 ]]; echo $?)" "mdm_reader cannot read the certificate table"
 ok "$(psql -X -Atq -d "$DB" -c "set role auditor; select secret_sha256 from challenge" >/dev/null 2>&1; [[ $? -ne 0 ]]; echo $?)" \
 	"auditor cannot read challenge hashes"
-is "$(psql -X -Atq -d "$DB" -c "set role auditor; select count(*) from challenge where udid = '$UDID'")" 3 "auditor reads the rest of the challenges"
+is "$(psql -X -Atq -d "$DB" -c "set role auditor; select count(*) from challenge where udid = '$UDID'")" 5 "auditor reads the rest of the challenges"
 ok "$(psql -X -Atq -d "$DB" -c "set role auditor; delete from event" >/dev/null 2>&1; [[ $? -ne 0 ]]; echo $?)" "auditor cannot change anything"
 is "$(q "select count(*) from pg_proc p where proname in ('identity_matches','identity_check','expiring') and has_function_privilege('public', p.oid, 'execute')")" 0 \
 	"EXECUTE is revoked from PUBLIC"
 is "$(q "select count(*) from pg_proc where proname in ('identity_matches','identity_check','expiring') and prosecdef and array_to_string(proconfig, ',') like 'search_path=%'")" 3 \
 	"the check functions are SECURITY DEFINER with a fixed search_path"
-is "$(reader "select count(*) from expiring('400 days') where udid = '$UDID'")" 1 "expiring('400 days') lists it"
+is "$(reader "select count(*) from expiring('400 days') where udid = '$UDID'")" 2 "expiring('400 days') lists both of the device's certificates"
 is "$(reader "select count(*) from expiring('30 days') where udid = '$UDID'")" 0 "expiring('30 days') does not"
 like "$(reader "select error || ':' || count from refusals order by error")" "challenge_consumed:1" "refusals counts by reason"
 q "update certificate set status = 'revoked', revoked_at = now() where sha256 = '\\x$fp'"

@@ -60,6 +60,16 @@ printf 'not a plist' >"$T/plain"
 verify "$T/plain" "$(sign "$T/plain" "$C/cert.pem" "$C/key.pem")"
 like "$BODY" '"valid":true.*"body_udid_matches":null' "a body that is no check-in: body_udid_matches null"
 
+# Bodies a device could sign to exhaust the parser: deeply nested XML and a
+# binary plist too large to be a check-in. No crash; no UDID read from them.
+python3 -c 'import sys; n = 60000; sys.stdout.write("<?xml version=\"1.0\"?><plist>" + "<array>" * n + "</array>" * n + "</plist>")' >"$T/deep.plist"
+python3 -c 'import plistlib, sys; sys.stdout.buffer.write(plistlib.dumps({"UDID": sys.argv[1], "Pad": "x" * 20000}, fmt=plistlib.FMT_BINARY))' "$UDID" >"$T/big.bplist"
+verify "$T/deep.plist" "$(sign "$T/deep.plist" "$C/cert.pem" "$C/key.pem")"
+like "$BODY" '"valid":true.*"body_udid_matches":null' "60,000 nested arrays: verified, not parsed"
+verify "$T/big.bplist" "$(sign "$T/big.bplist" "$C/cert.pem" "$C/key.pem")"
+like "$BODY" '"valid":true.*"body_udid_matches":null' "a 20 KB binary plist: verified, not parsed"
+is "$(curl -sS "http://127.0.0.1:$PORT/healthz")" ok "the server is still up"
+
 # The failures, each with its own reason.
 header=$(sign "$T/body.plist" "$C/cert.pem" "$C/key.pem")
 sed 's/Authenticate/Authenticatf/' "$T/body.plist" >"$T/changed.plist"
