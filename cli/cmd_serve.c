@@ -63,6 +63,8 @@ int cmd_serve(int argc, char **argv)
 		}
 		log_warn("msg=\"allow_single_des is on: single-DES requests are accepted (RFC 8894 forbids them)\"");
 	}
+	if (cfg.challenge && strcmp(cfg.challenge_mode, "dynamic") == 0)
+		log_warn("msg=\"a static challenge is configured but challenge_mode = dynamic ignores it; set static or both\"");
 	if (!cfg.challenge && strcmp(cfg.challenge_mode, "dynamic") != 0)
 		log_warn("msg=\"challenge_mode %s without a static challenge (challenge_file or MDMID_CHALLENGE)\"",
 			 cfg.challenge_mode);
