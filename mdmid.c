@@ -19,6 +19,7 @@ static const char usage[] =
 	"  check         is this certificate this UDID's, and still good?\n"
 	"  mdmsig verify which device identity signed this Mdm-Signature?\n"
 	"  profile scep  a .mobileconfig that enrolls one device over SCEP\n"
+	"  p12 export    PKCS#12 identities for devices that cannot run SCEP\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		return cmd_mdmsig(argc - 1, argv + 1);
 	if (!strcmp(cmd, "profile"))
 		return cmd_profile(argc - 1, argv + 1);
+	if (!strcmp(cmd, "p12"))
+		return cmd_p12(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

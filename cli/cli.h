@@ -18,6 +18,7 @@ int cmd_challenge(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_mdmsig(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_p12(int argc, char **argv);
 
 /* Loads --config FILE, or $MDMID_CONFIG, or defaults and the environment
  * alone; prints the error and returns -1 on failure. */

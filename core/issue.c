@@ -73,26 +73,24 @@ out:
 	return rc;
 }
 
-enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out)
+/*
+ * Builds and signs a certificate for key with subject (taken over, freed
+ * here) under mdmid's extensions; san_from, when not NULL, is the CSR whose
+ * subjectAltName the policy copies.
+ */
+static enum mdmid_err issue_build(const struct ca *ca, EVP_PKEY *key, X509_NAME *subject, unsigned validity_days,
+				  X509_REQ *san_from, X509 **out)
 {
 	X509 *x = X509_new(), *cacert = ca_get0_cert(ca);
 	ASN1_INTEGER *serial = x509u_random_serial();
-	X509_NAME *subject = NULL;
-	const X509_NAME *csr_name = X509_REQ_get_subject_name(csr);
 	enum mdmid_err rc = MDMID_ERR_ISSUE;
+	/* RSA keys sign and encrypt; EC keys cannot encipher keys. */
+	const char *ku = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? "critical,digitalSignature,keyEncipherment"
+								    : "critical,digitalSignature";
 
 	*out = NULL;
 	if (!x || !serial)
 		goto out;
-	if (X509_NAME_entry_count(csr_name) == 0) {
-		rc = MDMID_ERR_SUBJECT;
-		goto out;
-	}
-	subject = p->csr_subject ? X509_NAME_dup(csr_name) : subject_cn_only(csr_name);
-	if (!subject) {
-		rc = p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
-		goto out;
-	}
 	/* The subject is recorded as text: it must render as valid UTF-8. */
 	{
 		char *text = x509u_name_oneline(subject);
@@ -106,20 +104,19 @@ enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)p->validity_days, 0, NULL) ||
-	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)))
+	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)validity_days, 0, NULL) || !X509_set_pubkey(x, key))
 		goto out;
 	/* A certificate must not outlive its issuer. */
 	if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(cacert)) > 0 &&
 	    !X509_set1_notAfter(x, X509_get0_notAfter(cacert)))
 		goto out;
 	if (!x509u_add_ext(x, cacert, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !x509u_add_ext(x, cacert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+	    !x509u_add_ext(x, cacert, NID_key_usage, ku) ||
 	    !x509u_add_ext(x, cacert, NID_ext_key_usage, "clientAuth") ||
 	    !x509u_add_ext(x, cacert, NID_subject_key_identifier, "hash") ||
 	    !x509u_add_ext(x, cacert, NID_authority_key_identifier, "keyid:always"))
 		goto out;
-	if (p->csr_san && (rc = copy_san(x, csr)) != MDMID_OK)
+	if (san_from && (rc = copy_san(x, san_from)) != MDMID_OK)
 		goto out;
 	if ((rc = ca_sign_cert(ca, x)) != MDMID_OK)
 		goto out;
@@ -131,4 +128,29 @@ out:
 	ASN1_INTEGER_free(serial);
 	X509_NAME_free(subject);
 	return rc;
+}
+
+enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out)
+{
+	const X509_NAME *csr_name = X509_REQ_get_subject_name(csr);
+	X509_NAME *subject;
+
+	*out = NULL;
+	if (X509_NAME_entry_count(csr_name) == 0)
+		return MDMID_ERR_SUBJECT;
+	subject = p->csr_subject ? X509_NAME_dup(csr_name) : subject_cn_only(csr_name);
+	if (!subject)
+		return p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
+	return issue_build(ca, X509_REQ_get0_pubkey(csr), subject, p->validity_days, p->csr_san ? csr : NULL, out);
+}
+
+enum mdmid_err issue_for_key(const struct ca *ca, EVP_PKEY *key, const X509_NAME *subject, unsigned validity_days,
+			     X509 **out)
+{
+	X509_NAME *copy = X509_NAME_dup(subject);
+
+	*out = NULL;
+	if (!copy)
+		return MDMID_ERR_NOMEM;
+	return issue_build(ca, key, copy, validity_days, NULL, out);
 }

@@ -188,3 +188,50 @@ out:
 	OPENSSL_cleanse(m.secret, sizeof m.secret);
 	return rc;
 }
+
+enum mdmid_err profile_pkcs12(const struct ca *ca, const char *udid, const unsigned char *p12, size_t p12_len,
+			      const char *password, const char *organization, char **xml, size_t *len)
+{
+	STACK_OF(X509) *chain = ca_get0_chain(ca);
+	char uuid[37], ident[96], file[UDID_MAX + 8];
+	plist_t root, content, pkcs12;
+	char *text = NULL;
+	uint32_t text_len = 0;
+	enum mdmid_err rc = MDMID_ERR_INTERNAL;
+
+	*xml = NULL;
+	stable_uuid("pkcs12-profile", udid, "", uuid);
+	snprintf(ident, sizeof ident, "mdmid.identity-p12.%s", udid);
+	root = payload("Configuration", ident, uuid, "Device identity");
+	set_str(root, "PayloadDescription", "The device identity certificate and its key");
+	set_str(root, "PayloadOrganization", organization && *organization ? organization : "mdmid");
+	content = plist_new_array();
+	plist_dict_set_item(root, "PayloadContent", content);
+	for (int i = sk_X509_num(chain) - 1; i >= 0; i--)
+		if (!cert_payload(content, sk_X509_value(chain, i), udid))
+			goto out;
+	if (!cert_payload(content, ca_get0_cert(ca), udid))
+		goto out;
+	stable_uuid("pkcs12", udid, "", uuid);
+	snprintf(ident, sizeof ident, "mdmid.pkcs12.%s", udid);
+	snprintf(file, sizeof file, "%s.p12", udid);
+	pkcs12 = payload("com.apple.security.pkcs12", ident, uuid, "Device identity");
+	plist_dict_set_item(pkcs12, "PayloadContent", plist_new_data((const char *)p12, p12_len));
+	set_str(pkcs12, "Password", password);
+	set_str(pkcs12, "PayloadCertificateFileName", file);
+	plist_array_append_item(content, pkcs12);
+	plist_to_xml(root, &text, &text_len);
+	if (text && (*xml = malloc((size_t)text_len + 1))) {
+		memcpy(*xml, text, text_len);
+		(*xml)[text_len] = '\0';
+		*len = text_len;
+		rc = MDMID_OK;
+	}
+	if (text) {
+		OPENSSL_cleanse(text, text_len);
+		plist_to_xml_free(text);
+	}
+out:
+	plist_free(root);
+	return rc;
+}

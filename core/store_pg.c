@@ -30,13 +30,23 @@ static const struct {
 	 "   WHERE $17::bigint IS NOT NULL AND id = $17::bigint AND consumed_at IS NULL AND expires_at > now()"
 	 "   RETURNING id),"
 	 " c AS (INSERT INTO certificate (serial, issuer_id, udid, subject, sans, method, transaction_id,"
-	 "   requester_addr, not_before, not_after, sha256, spki_sha256, der, challenge_id)"
+	 "   requester_addr, not_before, not_after, sha256, spki_sha256, der, challenge_id, batch)"
 	 "   SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::text, $8::inet,"
-	 "   $9::timestamptz, $10::timestamptz, $11::bytea, $12::bytea, $13::bytea, $17::bigint"
+	 "   $9::timestamptz, $10::timestamptz, $11::bytea, $12::bytea, $13::bytea, $17::bigint, $18::text"
 	 "   WHERE $17::bigint IS NULL OR EXISTS (SELECT 1 FROM ch) RETURNING serial)"
 	 " INSERT INTO event (kind, outcome, transaction_id, message_type, udid, serial, requester_addr, detail)"
 	 " SELECT $14::text, 'success', $7::text, $15::integer, $3::text, c.serial, $8::inet, $16::text FROM c",
-	 17},
+	 18},
+	/* A batch rerun: the rows of this batch and UDID whose keys were lost
+	 * (every issued one but the certificate in the finished file, $3). */
+	{"batch_abandon",
+	 "WITH a AS (UPDATE certificate SET status = 'abandoned'"
+	 "   WHERE batch = $1 AND udid = $2 AND status = 'issued' AND ($3::bytea IS NULL OR sha256 <> $3::bytea)"
+	 "   RETURNING serial, udid)"
+	 " INSERT INTO event (kind, outcome, udid, serial, detail)"
+	 " SELECT 'pkcs12.abandon', 'success', a.udid, a.serial,"
+	 "   'the key was lost before its file was written; the certificate is no identity' FROM a",
+	 3},
 	{"challenge_put",
 	 "INSERT INTO challenge (secret_sha256, udid, subject, expires_at)"
 	 " VALUES ($1, $2, $3, now() + make_interval(secs => $4::integer))"

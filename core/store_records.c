@@ -48,8 +48,8 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 	unsigned char *der = NULL;
 	char *subject = NULL, *sans = NULL;
 	char challenge[24];
-	const char *vals[17];
-	int lens[17] = {0}, fmts[17] = {0};
+	const char *vals[18];
+	int lens[18] = {0}, fmts[18] = {0};
 	PGresult *res = NULL;
 	int der_len;
 	enum mdmid_err rc = MDMID_ERR_INTERNAL;
@@ -82,7 +82,8 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 	if (c->challenge_id > 0)
 		snprintf(challenge, sizeof challenge, "%lld", (long long)c->challenge_id);
 	vals[16] = c->challenge_id > 0 ? challenge : NULL;
-	rc = store_run(st, "cert_put", 17, vals, lens, fmts, &res, err, sizeof err);
+	vals[17] = c->batch;
+	rc = store_run(st, "cert_put", 18, vals, lens, fmts, &res, err, sizeof err);
 	/* No row inserted: the challenge was consumed (or expired) meanwhile. */
 	if (rc == MDMID_OK && strcmp(PQcmdTuples(res), "1") != 0)
 		rc = MDMID_ERR_CHALLENGE_CONSUMED;
@@ -272,6 +273,24 @@ enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, co
 		if (!*out)
 			rc = MDMID_ERR_INTERNAL;
 	}
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const char *udid,
+				   const unsigned char *keep_sha256, unsigned *count)
+{
+	char err[512];
+	const char *vals[3] = {batch, udid, (const char *)keep_sha256};
+	int lens[3] = {0, 0, 32}, fmts[3] = {0, 0, 1};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "batch_abandon", 3, vals, lens, fmts, &r, err, sizeof err);
+
+	*count = 0;
+	if (rc == MDMID_OK)
+		*count = (unsigned)strtoul(PQcmdTuples(r), NULL, 10);
+	else
+		log_error("msg=\"abandoning rows failed\" error=%s db_error=\"%s\" udid=%s", mdmid_err_name(rc), err, udid);
 	PQclear(r);
 	return rc;
 }

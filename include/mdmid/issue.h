@@ -18,4 +18,11 @@
  */
 enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out);
 
+/*
+ * Issues a certificate for a key mdmid generated itself (PKCS#12 export):
+ * the same extensions, serial and validity rules, with the given subject.
+ */
+enum mdmid_err issue_for_key(const struct ca *ca, EVP_PKEY *key, const X509_NAME *subject, unsigned validity_days,
+			     X509 **out);
+
 #endif

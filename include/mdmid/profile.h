@@ -31,6 +31,14 @@ struct profile_opts {
 enum mdmid_err profile_scep(const struct ca *ca, struct store *st, const struct profile_opts *o, const char *udid,
 			    char **xml, size_t *len);
 
+/*
+ * A .mobileconfig for a legacy device: the CA payloads and a
+ * com.apple.security.pkcs12 payload with the .p12 and its Password. *xml is
+ * malloc'd and holds a secret: wipe and free.
+ */
+enum mdmid_err profile_pkcs12(const struct ca *ca, const char *udid, const unsigned char *p12, size_t p12_len,
+			      const char *password, const char *organization, char **xml, size_t *len);
+
 /* The stable PayloadUUID of the SCEP payload for a canonical UDID (37 bytes). */
 void profile_scep_uuid(const char *udid, char out[37]);
 

@@ -49,6 +49,7 @@ struct cert_record {
 	int64_t challenge_id;        /* > 0: the one-time challenge to consume */
 	const char *udid;
 	const char *method;          /* scep | scep-renewal | pkcs12 */
+	const char *batch;           /* PKCS#12 export: the batch id, or NULL */
 	const char *transaction_id;
 	const char *requester_addr;
 };
@@ -61,6 +62,11 @@ struct cert_record {
  * the challenge, or it expired, since it was looked up.
  */
 enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev);
+
+/* Marks abandoned every issued row of batch and udid but the one with
+ * keep_sha256 (NULL: all of them), each with an event; *count gets how many. */
+enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const char *udid,
+				   const unsigned char *keep_sha256, unsigned *count);
 
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
