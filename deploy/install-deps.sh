@@ -12,6 +12,7 @@ packages=(
 	libpq-dev postgresql postgresql-client
 	libjansson-dev               # the admin API's JSON
 	libplist-dev libplist-utils  # profiles and check-in bodies; plistutil for tests
+	gnutls-bin                   # certtool: an independent PKCS#12 reader in tests
 	libcmocka-dev
 	scep curl
 	perl    # prove
