@@ -33,6 +33,28 @@ static void stable_uuid(const char *kind, const char *udid, const char *extra, c
 		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
 }
 
+/* The profile as XML in a malloc'd copy; libplist's buffer is wiped, since a
+ * profile holds a challenge or a password. */
+static enum mdmid_err render_xml(plist_t root, char **xml, size_t *len)
+{
+	char *text = NULL;
+	uint32_t text_len = 0;
+	enum mdmid_err rc = MDMID_ERR_INTERNAL;
+
+	plist_to_xml(root, &text, &text_len);
+	if (text && (*xml = malloc((size_t)text_len + 1))) {
+		memcpy(*xml, text, text_len);
+		(*xml)[text_len] = '\0';
+		*len = text_len;
+		rc = MDMID_OK;
+	}
+	if (text) {
+		OPENSSL_cleanse(text, text_len);
+		plist_to_xml_free(text);
+	}
+	return rc;
+}
+
 void profile_scep_uuid(const char *udid, char out[37]) { stable_uuid("scep", udid, "", out); }
 
 static void set_str(plist_t dict, const char *key, const char *value)
@@ -141,8 +163,6 @@ enum mdmid_err profile_scep(const struct ca *ca, struct store *st, const struct 
 	struct challenge_minted m;
 	STACK_OF(X509) *chain = ca_get0_chain(ca);
 	plist_t root = NULL, content, scep;
-	char *text = NULL;
-	uint32_t text_len = 0;
 	enum mdmid_err rc;
 
 	*xml = NULL;
@@ -169,17 +189,7 @@ enum mdmid_err profile_scep(const struct ca *ca, struct store *st, const struct 
 	plist_dict_set_item(scep, "PayloadContent", scep_content(ca, o, canon, m.secret));
 	plist_array_append_item(content, scep);
 	plist_dict_set_item(root, "PayloadContent", content);
-	plist_to_xml(root, &text, &text_len);
-	if (text && (*xml = malloc((size_t)text_len + 1))) {
-		memcpy(*xml, text, text_len);
-		(*xml)[text_len] = '\0';
-		*len = text_len;
-		rc = MDMID_OK;
-	}
-	if (text) {
-		OPENSSL_cleanse(text, text_len);
-		plist_to_xml_free(text);
-	}
+	rc = render_xml(root, xml, len);
 	goto out;
 out_content:
 	plist_free(content);
@@ -195,8 +205,6 @@ enum mdmid_err profile_pkcs12(const struct ca *ca, const char *udid, const unsig
 	STACK_OF(X509) *chain = ca_get0_chain(ca);
 	char uuid[37], ident[96], file[UDID_MAX + 8];
 	plist_t root, content, pkcs12;
-	char *text = NULL;
-	uint32_t text_len = 0;
 	enum mdmid_err rc = MDMID_ERR_INTERNAL;
 
 	*xml = NULL;
@@ -220,17 +228,7 @@ enum mdmid_err profile_pkcs12(const struct ca *ca, const char *udid, const unsig
 	set_str(pkcs12, "Password", password);
 	set_str(pkcs12, "PayloadCertificateFileName", file);
 	plist_array_append_item(content, pkcs12);
-	plist_to_xml(root, &text, &text_len);
-	if (text && (*xml = malloc((size_t)text_len + 1))) {
-		memcpy(*xml, text, text_len);
-		(*xml)[text_len] = '\0';
-		*len = text_len;
-		rc = MDMID_OK;
-	}
-	if (text) {
-		OPENSSL_cleanse(text, text_len);
-		plist_to_xml_free(text);
-	}
+	rc = render_xml(root, xml, len);
 out:
 	plist_free(root);
 	return rc;
