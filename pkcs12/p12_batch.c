@@ -574,6 +574,9 @@ int p12_batch_run(const struct p12_batch_opts *o, const struct udid_list *list, 
 					(const unsigned char *)(o->organization && *o->organization ? o->organization
 												    : "mdmid"),
 					-1, -1, 0) ||
+	    /* Encoded once here: X509_NAME_dup in the workers would otherwise
+	     * each write the cached encoding into this shared name. */
+	    i2d_X509_NAME(b.org, NULL) <= 0 ||
 	    !(b.chain = sk_X509_new_null()) || !sk_X509_push(b.chain, ca_get0_cert(o->ca))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
