@@ -20,6 +20,8 @@ static const char usage[] =
 	"  mdmsig verify which device identity signed this Mdm-Signature?\n"
 	"  profile scep  a .mobileconfig that enrolls one device over SCEP\n"
 	"  p12 export    PKCS#12 identities for devices that cannot run SCEP\n"
+	"  revoke        revoke a certificate by serial and issue a new CRL\n"
+	"  crl           issue a new CRL and write it\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
 		return cmd_profile(argc - 1, argv + 1);
 	if (!strcmp(cmd, "p12"))
 		return cmd_p12(argc - 1, argv + 1);
+	if (!strcmp(cmd, "revoke"))
+		return cmd_revoke(argc - 1, argv + 1);
+	if (!strcmp(cmd, "crl"))
+		return cmd_crl(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

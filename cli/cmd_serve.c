@@ -3,12 +3,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <openssl/provider.h>
 
 #include "cli.h"
 #include "mdmid/admin_http.h"
+#include "mdmid/crl.h"
 #include "mdmid/dbpool.h"
 #include "mdmid/fileutil.h"
 #include "mdmid/log.h"
@@ -33,6 +36,7 @@ int cmd_serve(int argc, char **argv)
 	struct scep_svc *svc = NULL;
 	struct scep_http *http = NULL;
 	struct admin_http *admin = NULL;
+	struct crl_ctx crl = {0};
 	OSSL_PROVIDER *legacy = NULL, *deflt = NULL;
 	const char *config = NULL;
 	char err[1024];
@@ -95,9 +99,24 @@ int cmd_serve(int argc, char **argv)
 	log_info("event=start listen=%s port=%u scep_path=%s admin_port=%u challenge_mode=%s single_des=%s", cfg.listen,
 		 scep_http_port(http), cfg.scep_path, admin ? admin_http_port(admin) : 0, cfg.challenge_mode,
 		 cfg.allow_single_des ? "allowed" : "refused");
+	if (store_issuer_put(dbpool_get(db), ca_get0_cert(ca), "ca", &crl.issuer_id, err, sizeof err) != MDMID_OK)
+		log_warn("msg=\"the CRL cannot be kept fresh until the database answers\"");
+	crl.ca = ca;
+	crl.validity_days = cfg.crl_validity_days;
 	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			break;
+		/* Every minute: a CRL past half of its life is replaced, so one that
+		 * is valid is always there for /crl, GetCRL and mdmid crl. */
+		struct timespec minute = {.tv_sec = 60};
+		sig = sigtimedwait(&sigs, NULL, &minute);
+		if (sig < 0) {
+			unsigned char *der = NULL;
+			size_t len;
+			if (crl.issuer_id > 0 || store_issuer_put(dbpool_get(db), ca_get0_cert(ca), "ca", &crl.issuer_id, err,
+								 sizeof err) == MDMID_OK)
+				crl_current(&crl, dbpool_get(db), &der, &len);
+			free(der);
+			continue;
+		}
 		if (sig == SIGHUP) {
 			log_info("event=sighup msg=\"configuration reload is not supported yet; restart to apply changes\"");
 			continue;

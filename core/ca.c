@@ -448,3 +448,14 @@ enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert)
 	}
 	return MDMID_OK;
 }
+
+enum mdmid_err ca_sign_crl(const struct ca *ca, X509_CRL *crl)
+{
+	if (!X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)))
+		return MDMID_ERR_ISSUE;
+	if (X509_CRL_sign(crl, ca->key, EVP_sha256()) <= 0) {
+		ERR_clear_error();
+		return MDMID_ERR_ISSUE;
+	}
+	return MDMID_OK;
+}

@@ -48,6 +48,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"challenge_ttl_seconds", CFG_UINT, F(challenge_ttl_seconds), "3600"},
 	{"retransmission_window_seconds", CFG_UINT, F(retransmission_window_seconds), "86400"},
 	{"static_udid_field", CFG_STRING, F(static_udid_field), "CN"},
+	{"crl_validity_days", CFG_UINT, F(crl_validity_days), "7"},
 	{"admin_listen", CFG_STRING, F(admin_listen), "127.0.0.1:8081"},
 	{"admin_token_file", CFG_SECRET_FILE, F(admin_token), NULL},
 	{"admin_token", CFG_SECRET, F(admin_token), NULL},
@@ -273,6 +274,7 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 		 30 * 86400},
 		{"admin_max_body_bytes", offsetof(struct mdmid_config, admin_max_body_bytes), 1024, 64u << 20},
 		{"profile_key_size", offsetof(struct mdmid_config, profile_key_size), 2048, 4096},
+		{"crl_validity_days", offsetof(struct mdmid_config, crl_validity_days), 1, 365},
 	};
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		unsigned v = *(const unsigned *)(const void *)((const char *)cfg + ranges[i].offset);

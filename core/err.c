@@ -41,6 +41,8 @@ static const struct mdmid_err_info err_table[MDMID_ERR__MAX] = {
 	[MDMID_ERR_SAN] = {"san", SCEP_FAIL_BAD_REQUEST, 400, "the CSR's subjectAltName is empty or holds names other than DNS, e-mail or URI in plain ASCII"},
 	[MDMID_ERR_BAD_TIME] = {"bad_time", SCEP_FAIL_BAD_TIME, 400, "the message time is outside the allowed window"},
 	[MDMID_ERR_BAD_CERT_ID] = {"bad_cert_id", SCEP_FAIL_BAD_CERT_ID, 404, "no certificate matches"},
+	[MDMID_ERR_ALREADY_REVOKED] = {"already_revoked", SCEP_FAIL_BAD_CERT_ID, 409, "the certificate is revoked or abandoned already"},
+	[MDMID_ERR_BAD_REASON] = {"bad_reason", SCEP_FAIL_NONE, 400, "unknown revocation reason (keyCompromise, superseded, cessationOfOperation, affiliationChanged, privilegeWithdrawn, unspecified, ...)"},
 	[MDMID_ERR_ISSUE] = {"issue", SCEP_FAIL_BAD_REQUEST, 500, "the certificate could not be signed"},
 };
 

@@ -40,7 +40,7 @@ static const struct {
 	/* A batch rerun: the rows of this batch and UDID whose keys were lost
 	 * (every issued one but the certificate in the finished file, $3). */
 	{"batch_abandon",
-	 "WITH a AS (UPDATE certificate SET status = 'abandoned'"
+	 "WITH a AS (UPDATE certificate SET status = 'abandoned', revoked_at = now(), revocation_reason = 'superseded'"
 	 "   WHERE batch = $1 AND udid = $2 AND status = 'issued' AND ($3::bytea IS NULL OR sha256 <> $3::bytea)"
 	 "   RETURNING serial, udid)"
 	 " INSERT INTO event (kind, outcome, udid, serial, detail)"
@@ -57,6 +57,18 @@ static const struct {
 	 " WHERE secret_sha256 = $1",
 	 1},
 	{"identity_check", "SELECT match, reason FROM identity_check($1, $2)", 2},
+	/* Revocation by serial, with its event, in one statement. */
+	{"revoke",
+	 "WITH r AS (UPDATE certificate SET status = 'revoked', revoked_at = now(), revocation_reason = $2"
+	 "   WHERE serial = $1 AND status = 'issued' RETURNING serial, udid)"
+	 " INSERT INTO event (kind, outcome, udid, serial, detail)"
+	 " SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r",
+	 2},
+	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
+	{"crl_latest",
+	 "SELECT der, extract(epoch FROM next_update)::bigint, extract(epoch FROM this_update)::bigint, number"
+	 " FROM crl WHERE issuer_id = $1 ORDER BY number DESC LIMIT 1",
+	 1},
 	/* A retransmission: the certificate already issued for this transaction
 	 * to this key (the certificate_transaction index). */
 	{"cert_by_transaction",

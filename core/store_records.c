@@ -294,3 +294,165 @@ enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const ch
 	PQclear(r);
 	return rc;
 }
+
+enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason)
+{
+	char err[512];
+	const char *vals[2] = {serial, reason};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "revoke", 2, vals, NULL, NULL, &r, err, sizeof err);
+
+	if (rc != MDMID_OK) {
+		log_error("msg=\"revocation failed\" error=%s db_error=\"%s\" serial=%s", mdmid_err_name(rc), err, serial);
+		PQclear(r);
+		return rc;
+	}
+	if (strcmp(PQcmdTuples(r), "1") != 0) {
+		/* Nothing revoked: unknown, or not in the issued state. */
+		PQclear(r);
+		r = NULL;
+		const char *one[1] = {serial};
+		if ((rc = store_run(st, "cert_status", 1, one, NULL, NULL, &r, err, sizeof err)) == MDMID_OK)
+			rc = PQntuples(r) == 1 ? MDMID_ERR_ALREADY_REVOKED : MDMID_ERR_BAD_CERT_ID;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Runs a statement outside the prepared set; 1 when it succeeded. */
+static int exec_ok(PGconn *c, const char *sql, int n, const char *const *vals, PGresult **out, char *err, size_t len)
+{
+	PGresult *r = n ? PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(r);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		if (out)
+			*out = r;
+		else
+			PQclear(r);
+		return 1;
+	}
+	store_msg_copy(err, len, "", PQresultErrorMessage(r));
+	PQclear(r);
+	return 0;
+}
+
+enum mdmid_err store_crl_issue(struct store *st, int64_t issuer_id, crl_sign_fn sign, void *cls, int64_t *number)
+{
+	char issuer[24], err[512], num[24], tu[24], nu[24], cnt[16];
+	const char *one[1] = {issuer};
+	PGresult *r = NULL;
+	struct revoked_entry *e = NULL;
+	unsigned char *der = NULL;
+	size_t n = 0, len = 0;
+	int64_t this_update, next_update;
+	enum mdmid_err rc = store_connect(st, err, sizeof err);
+
+	if (rc != MDMID_OK)
+		return rc;
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	rc = MDMID_ERR_DB;
+	/* One issuer of CRLs at a time, across every process. */
+	if (!exec_ok(st->conn, "BEGIN", 0, NULL, NULL, err, sizeof err) ||
+	    !exec_ok(st->conn, "SELECT pg_advisory_xact_lock(hashtext('mdmid-crl'))", 0, NULL, NULL, err, sizeof err) ||
+	    !exec_ok(st->conn,
+		     "SELECT serial, extract(epoch FROM revoked_at)::bigint, coalesce(revocation_reason, 'unspecified')"
+		     " FROM certificate WHERE issuer_id = $1 AND status IN ('revoked', 'abandoned') AND not_after > now()"
+		     " ORDER BY revoked_at, serial",
+		     1, one, &r, err, sizeof err))
+		goto fail;
+	n = (size_t)PQntuples(r);
+	if (n && !(e = calloc(n, sizeof *e))) {
+		rc = MDMID_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(e[i].serial, sizeof e[i].serial, "%s", PQgetvalue(r, (int)i, 0));
+		e[i].revoked_at = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+		snprintf(e[i].reason, sizeof e[i].reason, "%s", PQgetvalue(r, (int)i, 2));
+	}
+	PQclear(r);
+	r = NULL;
+	if (!exec_ok(st->conn, "SELECT nextval('crl_number')", 0, NULL, &r, err, sizeof err))
+		goto fail;
+	*number = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = NULL;
+	if (!sign(cls, e, n, *number, &der, &len, &this_update, &next_update)) {
+		rc = MDMID_ERR_ISSUE;
+		snprintf(err, sizeof err, "signing the CRL failed");
+		goto fail;
+	}
+	snprintf(num, sizeof num, "%lld", (long long)*number);
+	snprintf(tu, sizeof tu, "%lld", (long long)this_update);
+	snprintf(nu, sizeof nu, "%lld", (long long)next_update);
+	snprintf(cnt, sizeof cnt, "%zu", n);
+	{
+		const char *vals[6] = {num, issuer, tu, nu, cnt, (const char *)der};
+		int lens[6] = {0, 0, 0, 0, 0, (int)len}, fmts[6] = {0, 0, 0, 0, 0, 1};
+		r = PQexecParams(st->conn,
+				 "INSERT INTO crl (number, issuer_id, this_update, next_update, entries, der)"
+				 " VALUES ($1, $2, to_timestamp($3), to_timestamp($4), $5, $6)",
+				 6, NULL, vals, lens, fmts, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			store_msg_copy(err, sizeof err, "", PQresultErrorMessage(r));
+			goto fail;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	if (!exec_ok(st->conn, "COMMIT", 0, NULL, NULL, err, sizeof err))
+		goto fail;
+	OPENSSL_free(der);
+	free(e);
+	log_info("event=crl.issue outcome=success number=%lld entries=%zu", (long long)*number, n);
+	return MDMID_OK;
+fail:
+	PQclear(r);
+	exec_ok(st->conn, "ROLLBACK", 0, NULL, NULL, NULL, 0);
+	if (PQstatus(st->conn) != CONNECTION_OK)
+		rc = MDMID_ERR_DB_UNAVAILABLE;
+	log_error("msg=\"CRL not issued\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	OPENSSL_free(der);
+	free(e);
+	return rc;
+}
+
+enum mdmid_err store_crl_latest(struct store *st, int64_t issuer_id, unsigned char **der, size_t *len,
+				int64_t *this_update, int64_t *next_update, int64_t *number)
+{
+	char issuer[24], err[512];
+	const char *vals[1] = {issuer};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	*der = NULL;
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	/* Binary results: the DER as raw bytes, the numbers as int8. */
+	rc = store_run_binary(st, "crl_latest", 1, vals, NULL, NULL, &r, err, sizeof err);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"CRL look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) == 1) {
+		int n = PQgetlength(r, 0, 0);
+		const unsigned char *p;
+		uint64_t v[3];
+		for (int col = 1; col <= 3; col++) {
+			p = (const unsigned char *)PQgetvalue(r, 0, col);
+			v[col - 1] = 0;
+			for (int i = 0; i < 8; i++)
+				v[col - 1] = v[col - 1] << 8 | p[i];
+		}
+		*next_update = (int64_t)v[0];
+		*this_update = (int64_t)v[1];
+		*number = (int64_t)v[2];
+		if ((*der = malloc((size_t)n))) {
+			memcpy(*der, PQgetvalue(r, 0, 0), (size_t)n);
+			*len = (size_t)n;
+		} else {
+			rc = MDMID_ERR_NOMEM;
+		}
+	}
+	PQclear(r);
+	return rc;
+}

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "mdmid/challenge.h"
+#include "mdmid/crl.h"
 #include "mdmid/http_server.h"
 #include "mdmid/log.h"
 #include "mdmid/mdmsig.h"
@@ -30,6 +31,7 @@ struct admin_http {
 	struct profile_opts profile;
 	char public_url[512];
 	char *organization, *ca_fingerprint;
+	struct crl_ctx crl;
 };
 
 static const char json_content_type[] = "application/json";
@@ -294,6 +296,54 @@ static void get_profile_scep(struct admin_http *a, const struct http_request *re
 	reply->priv = xml;
 }
 
+/* POST /v1/revoke {"serial", "reason"?}: revokes and issues a new CRL. */
+static void post_revoke(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
+{
+	json_t *in = body_object(req, reply), *serial, *reason;
+	const char *why = "unspecified";
+	char hex[41];
+	size_t n = 0;
+	struct store *st;
+	enum mdmid_err rc;
+
+	if (!in)
+		return;
+	serial = json_object_get(in, "serial");
+	reason = json_object_get(in, "reason");
+	if (json_is_string(reason))
+		why = json_string_value(reason);
+	if (!json_is_string(serial) || json_string_length(serial) < 2 || json_string_length(serial) > 40) {
+		reply_error(reply, 400, "bad_serial", "serial must be the certificate's serial in hex");
+		goto out;
+	}
+	for (const char *p = json_string_value(serial); *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))) {
+			reply_error(reply, 400, "bad_serial", "serial must be the certificate's serial in hex");
+			goto out;
+		}
+		hex[n++] = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+	}
+	hex[n] = '\0';
+	if ((reason && !json_is_string(reason)) || !crl_reason_valid(why)) {
+		reply_err(reply, MDMID_ERR_BAD_REASON);
+		goto out;
+	}
+	if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		goto out;
+	}
+	if ((rc = crl_revoke(&a->crl, st, hex, why)) != MDMID_OK) {
+		if (rc == MDMID_ERR_BAD_CERT_ID)
+			reply_error(reply, 404, "unknown_serial", "no certificate with this serial");
+		else
+			reply_err(reply, rc);
+		goto out;
+	}
+	reply_json(reply, 200, json_pack("{s:s, s:s, s:s}", "serial", hex, "status", "revoked", "reason", why), NULL);
+out:
+	json_decref(in);
+}
+
 static void route(void *cls, const struct http_request *req, struct http_reply *reply)
 {
 	struct admin_http *a = cls;
@@ -307,6 +357,11 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 	} else if (!strcmp(req->url, "/v1/identity/check")) {
 		if (post)
 			post_identity_check(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else if (!strcmp(req->url, "/v1/revoke")) {
+		if (post)
+			post_revoke(a, req, reply);
 		else
 			reply_error(reply, 405, "method_not_allowed", "POST only");
 	} else if (!strcmp(req->url, "/v1/profiles/scep")) {
@@ -373,6 +428,12 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 	    EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
+	a->crl = (struct crl_ctx){.ca = ca, .validity_days = cfg->crl_validity_days};
+	{
+		struct store *st = dbpool_get(db);
+		if (!st || store_issuer_put(st, ca_get0_cert(ca), "ca", &a->crl.issuer_id, err, errlen) != MDMID_OK)
+			goto fail;
 	}
 	if (!(a->server = http_server_start(&o, route, cleanup, a, err, errlen)))
 		goto fail;

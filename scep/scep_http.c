@@ -70,6 +70,18 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 		reply_text(reply, 200, "ok\n", NULL);
 		return;
 	}
+	if (strcmp(req->url, "/crl") == 0) {
+		if (!is_get) {
+			reply_text(reply, 405, "method not allowed\n", "method_not_allowed");
+			return;
+		}
+		if (!(ans = calloc(1, sizeof *ans))) {
+			reply_text(reply, 503, "out of memory\n", "out_of_memory");
+			return;
+		}
+		scep_svc_crl(h->svc, ans);
+		goto answered;
+	}
 	if (!path_under(req->url, h->scep_path) && !path_under(req->url, "/cgi-bin/pkiclient.exe")) {
 		reply_text(reply, 404, "not found\n", "not_found");
 		return;
@@ -92,6 +104,7 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 		return;
 	}
 	scep_operation(h, req, ans);
+answered:
 	reply->status = (unsigned)ans->http_status;
 	reply->content_type = ans->content_type;
 	reply->body = ans->body;

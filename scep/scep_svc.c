@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include "mdmid/challenge.h"
+#include "mdmid/crl.h"
 #include "mdmid/dbpool.h"
 #include "mdmid/issue.h"
 #include "mdmid/log.h"
@@ -22,6 +23,7 @@ struct scep_svc {
 	int64_t issuer_id;
 	struct dbpool *db;         /* one connection per worker thread */
 	unsigned retransmission_window;
+	struct crl_ctx crl;
 	char caps[160];
 };
 
@@ -55,6 +57,7 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	    (ca_has_ra(svc->ca) &&
 	     store_issuer_put(st, ca_get0_responder_cert(svc->ca), "ra", &ra_id, err, errlen) != MDMID_OK))
 		goto fail;
+	svc->crl = (struct crl_ctx){.ca = ca, .issuer_id = svc->issuer_id, .validity_days = cfg->crl_validity_days};
 	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
 	 * site that wants GET-only clients turns both off. */
 	snprintf(svc->caps, sizeof svc->caps, "%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
@@ -101,6 +104,29 @@ void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans)
 
 	ca_get0_getcacert(svc->ca, &body, &len, &type);
 	answer_static(ans, 200, type, body, len);
+}
+
+/* An HTTP error answer with the error's text as a plain body. */
+static void answer_http_error(struct scep_answer *ans, enum mdmid_err e);
+
+void scep_svc_crl(struct scep_svc *svc, struct scep_answer *ans)
+{
+	struct store *st = thread_store(svc);
+	unsigned char *der = NULL, *copy;
+	size_t len = 0;
+	enum mdmid_err rc = st ? crl_current(&svc->crl, st, &der, &len) : MDMID_ERR_NOMEM;
+
+	memset(ans, 0, sizeof *ans);
+	/* The answer's body is freed with OPENSSL_free. */
+	if (rc == MDMID_OK && der && (copy = OPENSSL_memdup(der, len))) {
+		ans->http_status = 200;
+		ans->content_type = "application/pkix-crl";
+		ans->body = copy;
+		ans->len = len;
+	} else {
+		answer_http_error(ans, rc == MDMID_OK ? MDMID_ERR_INTERNAL : rc);
+	}
+	free(der);
 }
 
 /* An HTTP error answer with the error's text as a plain body. */

@@ -5,6 +5,7 @@
  *   POST /v1/identity/check      is this certificate this UDID's, and good?
  *   POST /v1/mdm-signature/verify  which device signed this body?
  *   GET  /v1/profiles/scep?udid=U  a .mobileconfig with a fresh challenge
+ *   POST /v1/revoke              revoke by serial, issue a new CRL
  */
 #ifndef MDMID_ADMIN_HTTP_H
 #define MDMID_ADMIN_HTTP_H

@@ -55,6 +55,9 @@ enum mdmid_err ca_decrypt_envelope(const struct ca *ca, PKCS7 *env, unsigned cha
 /* Adds the responder as signer of a partial SignedData (PKCS7_PARTIAL). */
 PKCS7_SIGNER_INFO *ca_responder_add_signer(const struct ca *ca, PKCS7 *p7, const EVP_MD *md, int flags);
 
+/* Sets the issuer name and signs crl with the CA key (SHA-256). */
+enum mdmid_err ca_sign_crl(const struct ca *ca, X509_CRL *crl);
+
 /* Sets the issuer name and signs cert with the CA key (SHA-256). */
 enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert);
 

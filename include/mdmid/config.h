@@ -36,6 +36,7 @@ struct mdmid_config {
 	unsigned retransmission_window_seconds; /* a retransmitted PKCSReq gets its certificate again */
 	unsigned challenge_ttl_seconds;
 	char *static_udid_field;    /* where static mode finds the UDID: CN, ..., SAN:DNS */
+	unsigned crl_validity_days; /* nextUpdate - thisUpdate of the CRL */
 	/* Admin API */
 	char *admin_listen;         /* host:port; "" = no admin listener */
 	char *admin_token;          /* secret */

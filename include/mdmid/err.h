@@ -50,6 +50,8 @@ enum mdmid_err {
 	MDMID_ERR_BAD_TIME,
 	MDMID_ERR_BAD_CERT_ID,
 	MDMID_ERR_ISSUE,           /* signing the certificate failed */
+	MDMID_ERR_ALREADY_REVOKED,
+	MDMID_ERR_BAD_REASON,
 	MDMID_ERR__MAX
 };
 

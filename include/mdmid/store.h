@@ -68,6 +68,35 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const char *udid,
 				   const unsigned char *keep_sha256, unsigned *count);
 
+/* Revokes the issued certificate with this serial (lower-case hex), with an
+ * event: MDMID_ERR_BAD_CERT_ID when there is none, MDMID_ERR_ALREADY_REVOKED
+ * when it is revoked or abandoned already. */
+enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason);
+
+struct revoked_entry {
+	char serial[41];
+	int64_t revoked_at;          /* seconds since the epoch */
+	char reason[32];             /* as stored: keyCompromise, superseded, ... */
+};
+
+/* Signs a CRL numbered `number` listing entries; fills der (OPENSSL_malloc'd)
+ * and its thisUpdate/nextUpdate. Returns 1 on success. */
+typedef int (*crl_sign_fn)(void *cls, const struct revoked_entry *entries, size_t n, int64_t number,
+			   unsigned char **der, size_t *len, int64_t *this_update, int64_t *next_update);
+
+/*
+ * Issues the next CRL of issuer_id in one transaction: under a lock, reads
+ * the revoked certificates that have not expired, takes the number from the
+ * crl_number sequence, has `sign` build it and records it. Concurrent
+ * issuers are serialised, so the highest number always lists every
+ * revocation committed before it.
+ */
+enum mdmid_err store_crl_issue(struct store *st, int64_t issuer_id, crl_sign_fn sign, void *cls, int64_t *number);
+
+/* The latest CRL of issuer_id: *der NULL when none (malloc'd otherwise). */
+enum mdmid_err store_crl_latest(struct store *st, int64_t issuer_id, unsigned char **der, size_t *len,
+				int64_t *this_update, int64_t *next_update, int64_t *number);
+
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
 

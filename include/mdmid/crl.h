@@ -1,0 +1,36 @@
+/*
+ * Revocation and CRLs: revoke by serial, issue the CA's CRL (CRL number from
+ * PostgreSQL, nextUpdate crl_validity ahead), and hand out the latest one,
+ * issuing a fresh one when none exists or half its life has passed.
+ */
+#ifndef MDMID_CRL_H
+#define MDMID_CRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdmid/ca.h"
+#include "mdmid/err.h"
+#include "mdmid/store.h"
+
+struct crl_ctx {
+	const struct ca *ca;
+	int64_t issuer_id;            /* the CA's row in issuer */
+	unsigned validity_days;       /* nextUpdate - thisUpdate */
+};
+
+/* 1 when name is a reason code mdmid records (RFC 5280 section 5.3.1). */
+int crl_reason_valid(const char *name);
+
+/* Revokes the certificate and issues a new CRL (the revocation stands even
+ * if the CRL cannot be issued; the next one lists it). */
+enum mdmid_err crl_revoke(const struct crl_ctx *c, struct store *st, const char *serial, const char *reason);
+
+/* Issues a new CRL now. */
+enum mdmid_err crl_issue(const struct crl_ctx *c, struct store *st, int64_t *number);
+
+/* The latest CRL (DER, malloc'd), issuing one first when none exists or more
+ * than half of its validity has passed. */
+enum mdmid_err crl_current(const struct crl_ctx *c, struct store *st, unsigned char **der, size_t *len);
+
+#endif
