@@ -149,7 +149,7 @@ q "update certificate set status = 'issued', revoked_at = null, not_before = now
 is "$(reader "select identity_matches('$UDID', '\\x$fp')")" f "expired: false"
 admin POST /v1/identity/check -d "{\"udid\": \"$UDID\", \"sha256\": \"$fp\"}"
 is "$BODY" '{"match":false,"reason":"expired"}' "API: expired"
-q "update certificate set status = 'abandoned' where sha256 = '\\x$fp'"
+q "update certificate set status = 'abandoned', revoked_at = now(), revocation_reason = 'superseded' where sha256 = '\\x$fp'"
 is "$(reader "select (identity_check('$UDID', '\\x$fp')).reason")" abandoned "abandoned: identity_check says so"
 t_stop
 
