@@ -24,7 +24,8 @@ static const char p12_usage[] =
 	"  --profile legacy  PBE-SHA1-3DES bags and a SHA-1 MAC, for older macOS and iOS (default)\n"
 	"  --profile modern  PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, SHA-256 MAC\n"
 	"  --key K           the device key (default rsa2048)\n"
-	"  --jobs N          worker threads (default: one per core)\n"
+	"  --jobs N          worker threads, each with a database connection (default: one per\n"
+	"                    core; at most 64)\n"
 	"  --validity DAYS   certificate validity (default validity_days)\n"
 	"  --mobileconfig    also DIR/<UDID>.mobileconfig with a com.apple.security.pkcs12 payload\n"
 	"  --resume          resume the batch in DIR (rerunning the same command does too)\n"
@@ -77,7 +78,8 @@ static int p12_export_main(int argc, char **argv)
 		case 'j':
 		case 'v': {
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || v == 0 || v > (c == 'j' ? 256ul : 36500ul)) {
+			/* Each worker holds a database connection: 64 at most. */
+			if (*end || end == optarg || v == 0 || v > (c == 'j' ? 64ul : 36500ul)) {
 				fprintf(stderr, "mdmid p12 export: --%s %s: out of range\n", c == 'j' ? "jobs" : "validity", optarg);
 				return EXIT_USAGE;
 			}
@@ -128,7 +130,12 @@ static int p12_export_main(int argc, char **argv)
 		udid_list_free(&list);
 		return EXIT_USAGE;
 	}
-	o.jobs = jobs ? (unsigned)jobs : (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
+	{
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		o.jobs = jobs ? (unsigned)jobs : cores > 64 ? 64u : cores > 0 ? (unsigned)cores : 1u;
+		if (o.jobs > list.n)
+			o.jobs = (unsigned)list.n;
+	}
 	o.validity_days = validity ? (unsigned)validity : cfg.validity_days;
 	o.conninfo = cfg.database;
 	o.db_password = cfg.database_password;

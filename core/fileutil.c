@@ -50,11 +50,14 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
+	if (fsync(fd) < 0)
 		goto fail;
+	{
+		int c = close(fd);
+		fd = -1;
+		if (c < 0)
+			goto fail;
 	}
-	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
 	free(tmp);

@@ -65,6 +65,8 @@ static const struct {
 	 " SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r",
 	 2},
 	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
+	{"batch_has",
+	 "SELECT count(*) FROM certificate WHERE batch = $1 AND udid = $2 AND sha256 = $3 AND status = 'issued'", 3},
 	{"crl_latest",
 	 "SELECT der, extract(epoch FROM next_update)::bigint, extract(epoch FROM this_update)::bigint, number"
 	 " FROM crl WHERE issuer_id = $1 ORDER BY number DESC LIMIT 1",

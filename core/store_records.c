@@ -456,3 +456,19 @@ enum mdmid_err store_crl_latest(struct store *st, int64_t issuer_id, unsigned ch
 	PQclear(r);
 	return rc;
 }
+
+enum mdmid_err store_batch_has(struct store *st, const char *batch, const char *udid, const unsigned char sha256[32],
+			       bool *has)
+{
+	char err[512];
+	const char *vals[3] = {batch, udid, (const char *)sha256};
+	int lens[3] = {0, 0, 32}, fmts[3] = {0, 0, 1};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "batch_has", 3, vals, lens, fmts, &r, err, sizeof err);
+
+	*has = rc == MDMID_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	if (rc != MDMID_OK)
+		log_error("msg=\"batch look-up failed\" error=%s db_error=\"%s\" udid=%s", mdmid_err_name(rc), err, udid);
+	PQclear(r);
+	return rc;
+}

@@ -275,6 +275,14 @@ static int device(struct batch *b, struct store *st, const char *udid)
 	path_of(p12, sizeof p12, b->o->out_dir, udid, ".p12");
 	path_of(mc, sizeof mc, b->o->out_dir, udid, ".mobileconfig");
 	if (line_sha256(line, fp) && access(p12, F_OK) == 0 && (!b->o->mobileconfig || access(mc, F_OK) == 0)) {
+		bool has = false;
+		/* Complete only if this database holds the file's issued row. */
+		if ((rc = store_batch_has(st, b->id, udid, fp, &has)) != MDMID_OK) {
+			fail(b, "looking up %s: %s", udid, mdmid_err_text(rc));
+			return 0;
+		}
+		if (!has)
+			goto redo;
 		/* Complete: only rows of lost keys (other fingerprints) remain to mark. */
 		if ((rc = store_batch_abandon(st, b->id, udid, fp, &n)) != MDMID_OK) {
 			fail(b, "marking rows of %s: %s", udid, mdmid_err_text(rc));
@@ -284,6 +292,7 @@ static int device(struct batch *b, struct store *st, const char *udid)
 		atomic_fetch_add(&b->already, 1);
 		return 1;
 	}
+redo:
 	/* Incomplete: what is left of it goes, its keys are lost. */
 	if ((unlink(p12) < 0 && errno != ENOENT) || (unlink(mc) < 0 && errno != ENOENT) ||
 	    (unlink(line) < 0 && errno != ENOENT)) {
@@ -371,12 +380,21 @@ static int has_foreign_files(const char *dir)
 	return foreign;
 }
 
-/* The marker: what the batch is, so that a rerun resumes it and only it. */
+/* The marker: what the batch is, so that a rerun resumes it and only it,
+ * with the same options, the same CA and the same organization. */
 static void marker_text(const struct batch *b, const char *list_sha, char *buf, size_t len)
 {
 	const struct p12_batch_opts *o = b->o;
-	snprintf(buf, len, "id=%s\nlist_sha256=%s\nprofile=%s\nkey=%s\nvalidity_days=%u\nmobileconfig=%d\n", b->id,
-		 list_sha, o->profile == P12_LEGACY ? "legacy" : "modern", o->key, o->validity_days, o->mobileconfig);
+	unsigned char fp[32];
+	char ca[65] = "";
+
+	if (x509u_sha256(ca_get0_cert(o->ca), fp))
+		x509u_hex(fp, sizeof fp, ca);
+	snprintf(buf, len,
+		 "id=%s\nlist_sha256=%s\nprofile=%s\nkey=%s\nvalidity_days=%u\nmobileconfig=%d\nca_sha256=%s\n"
+		 "organization=%s\n",
+		 b->id, list_sha, o->profile == P12_LEGACY ? "legacy" : "modern", o->key, o->validity_days,
+		 o->mobileconfig, ca, o->organization ? o->organization : "");
 }
 
 static void list_digest(const struct udid_list *l, char out[65])
@@ -396,15 +414,19 @@ static void list_digest(const struct udid_list *l, char out[65])
 }
 
 /*
- * Opens the batch in the output directory: a new one, or the one an earlier
- * run of the same list left. Returns 0, or 2 with err set.
+ * Opens the batch in the output directory, holding its lock: a new one, or
+ * the one an earlier run of the same list and options left. The lock is
+ * taken before the marker is read or written, so two runs started together
+ * cannot both make a batch. Returns 0 (with *lock_fd), 1 when another run
+ * holds the lock, or 2 with err set.
  */
-static int open_batch(struct batch *b, const char *list_sha, char *err, size_t errlen)
+static int open_batch(struct batch *b, const char *list_sha, int *lock_fd, char *err, size_t errlen)
 {
 	const struct p12_batch_opts *o = b->o;
-	char marker[4200], want[512], *have = NULL;
+	char marker[4200], lock_path[4200], want[1024], *have = NULL;
 	size_t have_len = 0;
 	unsigned char raw[16];
+	int fresh;
 
 	if (mkdir(o->out_dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", o->out_dir, strerror(errno));
@@ -416,11 +438,33 @@ static int open_batch(struct batch *b, const char *list_sha, char *err, size_t e
 	}
 	snprintf(b->state, sizeof b->state, "%s/%s", o->out_dir, STATE_DIR);
 	snprintf(marker, sizeof marker, "%s/batch", b->state);
+	snprintf(lock_path, sizeof lock_path, "%s/lock", b->state);
+	fresh = access(b->state, F_OK) != 0;
+	if (fresh && o->resume) {
+		snprintf(err, errlen, "--resume: %s holds no batch to resume", o->out_dir);
+		return 2;
+	}
+	if (fresh && has_foreign_files(o->out_dir)) {
+		snprintf(err, errlen, "%s holds files that are not an mdmid batch: use an empty or new directory",
+			 o->out_dir);
+		return 2;
+	}
+	if (mkdir(b->state, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", b->state, strerror(errno));
+		return 2;
+	}
+	if ((*lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", lock_path, strerror(errno));
+		return 2;
+	}
+	if (flock(*lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "another export is running in %s", o->out_dir);
+		return 1;
+	}
 	if ((have = (char *)file_read_all(marker, 4096, &have_len))) {
 		/* Same list and options: resume it. */
 		const char *id = strncmp(have, "id=", 3) ? NULL : have + 3;
-		size_t idlen = id ? strcspn(id, "\n") : 0;
-		if (!id || idlen != 32) {
+		if (!id || strcspn(id, "\n") != 32) {
 			snprintf(err, errlen, "%s: not an mdmid batch marker", marker);
 			free(have);
 			return 2;
@@ -428,15 +472,17 @@ static int open_batch(struct batch *b, const char *list_sha, char *err, size_t e
 		memcpy(b->id, id, 32);
 		b->id[32] = '\0';
 		marker_text(b, list_sha, want, sizeof want);
-		if (!strstr(have, "list_sha256=") || strstr(have, list_sha) == NULL) {
+		if (!strstr(have, list_sha)) {
 			snprintf(err, errlen, "%s holds another batch (made from another UDID list): use a new directory",
 				 o->out_dir);
 			free(have);
 			return 2;
 		}
 		if (strcmp(have, want) != 0) {
-			snprintf(err, errlen, "%s holds this batch with other options (see %s): rerun it with the same "
-					      "--profile, --key, --validity and --mobileconfig", o->out_dir, marker);
+			snprintf(err, errlen,
+				 "%s holds this batch with other options, another CA or another organization (see %s): "
+				 "rerun it as it was started",
+				 o->out_dir, marker);
 			free(have);
 			return 2;
 		}
@@ -447,35 +493,14 @@ static int open_batch(struct batch *b, const char *list_sha, char *err, size_t e
 		snprintf(err, errlen, "--resume: %s holds no batch to resume", o->out_dir);
 		return 2;
 	}
-	if (has_foreign_files(o->out_dir)) {
-		snprintf(err, errlen, "%s holds files that are not an mdmid batch: use an empty or new directory",
-			 o->out_dir);
-		return 2;
-	}
 	if (RAND_bytes(raw, sizeof raw) != 1) {
 		snprintf(err, errlen, "no random bytes for the batch id");
 		return 2;
 	}
 	x509u_hex(raw, sizeof raw, b->id);
 	b->id[32] = '\0';
-	return 0;
-}
-
-/* Writes the marker (after the database answered: nothing is written for a
- * run that cannot record anything). */
-static int write_marker(struct batch *b, const char *list_sha, char *err, size_t errlen)
-{
-	char marker[4200], text[512];
-
-	if (mkdir(b->state, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", b->state, strerror(errno));
-		return 2;
-	}
-	snprintf(marker, sizeof marker, "%s/batch", b->state);
-	if (access(marker, F_OK) == 0)
-		return 0;
-	marker_text(b, list_sha, text, sizeof text);
-	if (file_write_atomic(marker, text, strlen(text), 0600) < 0) {
+	marker_text(b, list_sha, want, sizeof want);
+	if (file_write_atomic(marker, want, strlen(want), 0600) < 0) {
 		snprintf(err, errlen, "writing %s: %s", marker, strerror(errno));
 		return 2;
 	}
@@ -536,7 +561,7 @@ int p12_batch_run(const struct p12_batch_opts *o, const struct udid_list *list, 
 	struct store *st = NULL;
 	pthread_t *threads = NULL;
 	unsigned started = 0;
-	char list_sha[65], lock_path[4200];
+	char list_sha[65];
 	struct timespec t0, t1;
 	int rc = 2, lock_fd = -1;
 
@@ -548,23 +573,16 @@ int p12_batch_run(const struct p12_batch_opts *o, const struct udid_list *list, 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	crash_init();
 	list_digest(list, list_sha);
-	if ((rc = open_batch(&b, list_sha, err, errlen)) != 0)
-		goto out;
 	/* The database first: a run that cannot record anything writes nothing. */
-	rc = 1;
 	if (!(st = store_new(o->conninfo, o->db_password)) || store_connect(st, err, errlen) != MDMID_OK) {
 		if (!st)
 			snprintf(err, errlen, "out of memory");
+		rc = 1;
 		goto out;
 	}
-	if ((rc = write_marker(&b, list_sha, err, errlen)) != 0)
+	if ((rc = open_batch(&b, list_sha, &lock_fd, err, errlen)) != 0)
 		goto out;
 	rc = 1;
-	snprintf(lock_path, sizeof lock_path, "%s/lock", b.state);
-	if ((lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		snprintf(err, errlen, "another export is running in %s", o->out_dir);
-		goto out;
-	}
 	if (remove_leftovers(o->out_dir) < 0 || remove_leftovers(b.state) < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", o->out_dir, strerror(errno));
 		goto out;

@@ -49,14 +49,14 @@ out:
 int p12_password(char buf[P12_PASSWORD_LEN + 1])
 {
 	static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz";
-	const unsigned n = sizeof alphabet - 1; /* 55 */
+	const unsigned n = sizeof alphabet - 1; /* 56 */
 	size_t i = 0;
 
 	while (i < P12_PASSWORD_LEN) {
 		unsigned char r[32];
 		if (RAND_priv_bytes(r, sizeof r) != 1)
 			return 0;
-		/* Rejection sampling: only bytes below 220 (4 * 55), so every
+		/* Rejection sampling: only bytes below 224 (4 * 56), so every
 		 * character is equally likely. */
 		for (size_t j = 0; j < sizeof r && i < P12_PASSWORD_LEN; j++)
 			if (r[j] < 4 * n)

@@ -26,7 +26,7 @@ int p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *name
 	      enum p12_profile profile, unsigned char **der, size_t *len);
 
 /* A random password of 24 characters from an alphabet without look-alikes
- * (no 0/O, 1/l/I): about 138 bits. buf must hold 25 bytes. Returns 1. */
+ * (no 0/O, 1/l/I): 24 of 56, about 139 bits. buf must hold 25 bytes. Returns 1. */
 #define P12_PASSWORD_LEN 24
 int p12_password(char buf[P12_PASSWORD_LEN + 1]);
 

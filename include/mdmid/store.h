@@ -97,6 +97,10 @@ enum mdmid_err store_crl_issue(struct store *st, int64_t issuer_id, crl_sign_fn 
 enum mdmid_err store_crl_latest(struct store *st, int64_t issuer_id, unsigned char **der, size_t *len,
 				int64_t *this_update, int64_t *next_update, int64_t *number);
 
+/* Whether the issued row of batch and udid with this fingerprint exists. */
+enum mdmid_err store_batch_has(struct store *st, const char *batch, const char *udid, const unsigned char sha256[32],
+			       bool *has);
+
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
 
