@@ -34,6 +34,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"allow_single_des", CFG_BOOL, F(allow_single_des), "false"},
 	{"advertise_post", CFG_BOOL, F(advertise_post), "true"},
 	{"min_rsa_bits", CFG_UINT, F(min_rsa_bits), "2048"},
+	{"max_clock_skew_seconds", CFG_UINT, F(max_clock_skew_seconds), "86400"},
 	{"validity_days", CFG_UINT, F(validity_days), "365"},
 	{"csr_subject", CFG_BOOL, F(csr_subject), "true"},
 	{"csr_san", CFG_BOOL, F(csr_san), "true"},

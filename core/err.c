@@ -43,6 +43,9 @@ static const struct mdmid_err_info err_table[MDMID_ERR__MAX] = {
 	[MDMID_ERR_BAD_CERT_ID] = {"bad_cert_id", SCEP_FAIL_BAD_CERT_ID, 404, "no certificate matches"},
 	[MDMID_ERR_ALREADY_REVOKED] = {"already_revoked", SCEP_FAIL_BAD_CERT_ID, 409, "the certificate is revoked or abandoned already"},
 	[MDMID_ERR_BAD_REASON] = {"bad_reason", SCEP_FAIL_NONE, 400, "unknown revocation reason (keyCompromise, superseded, cessationOfOperation, affiliationChanged, privilegeWithdrawn, unspecified, ...)"},
+	[MDMID_ERR_RENEWAL_SIGNER_UNKNOWN] = {"renewal_signer_unknown", SCEP_FAIL_BAD_CERT_ID, 400, "the RenewalReq is not signed by a certificate mdmid issued"},
+	[MDMID_ERR_RENEWAL_SIGNER_EXPIRED] = {"renewal_signer_expired", SCEP_FAIL_BAD_TIME, 400, "the RenewalReq's signer certificate is outside its validity"},
+	[MDMID_ERR_RENEWAL_SIGNER_REVOKED] = {"renewal_signer_revoked", SCEP_FAIL_BAD_REQUEST, 400, "the RenewalReq's signer certificate is revoked"},
 	[MDMID_ERR_ISSUE] = {"issue", SCEP_FAIL_BAD_REQUEST, 500, "the certificate could not be signed"},
 };
 

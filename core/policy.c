@@ -27,6 +27,23 @@ void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des,
 	p->challenge_mode = p->has_static_challenge ? CHALLENGE_STATIC : CHALLENGE_DYNAMIC;
 	p->udid_nid = NID_commonName;
 	p->udid_san_type = -1;
+	p->max_clock_skew = 86400;
+}
+
+enum mdmid_err policy_check_signing_time(const struct policy *p, const ASN1_TIME *t)
+{
+	int days, secs;
+	long long diff;
+
+	if (!t || !p->max_clock_skew)
+		return MDMID_OK;
+	/* The difference from now, whichever way it goes. */
+	if (!ASN1_TIME_diff(&days, &secs, NULL, t))
+		return MDMID_ERR_BAD_TIME;
+	diff = (long long)days * 86400 + secs;
+	if (diff < 0)
+		diff = -diff;
+	return diff > (long long)p->max_clock_skew ? MDMID_ERR_BAD_TIME : MDMID_OK;
 }
 
 int policy_set_binding(struct policy *p, const char *mode, const char *udid_field, char *err, size_t errlen)
@@ -141,13 +158,24 @@ enum mdmid_err policy_check_requester_key(EVP_PKEY *key)
 enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY *signer_key)
 {
 	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+	enum mdmid_err rc = policy_check_csr_key(p, csr);
+
+	/* The signature first: a CSR that does not verify has no key to compare. */
+	if (rc == MDMID_ERR_CSR_SIGNATURE)
+		return rc;
+	if (!signer_key || EVP_PKEY_eq(key, signer_key) != 1)
+		return MDMID_ERR_CSR_KEY_MISMATCH;
+	return rc;
+}
+
+enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr)
+{
+	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
 
 	if (!key || X509_REQ_verify(csr, key) != 1) {
 		ERR_clear_error();
 		return MDMID_ERR_CSR_SIGNATURE;
 	}
-	if (!signer_key || EVP_PKEY_eq(key, signer_key) != 1)
-		return MDMID_ERR_CSR_KEY_MISMATCH;
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
 		return MDMID_ERR_KEY_ALG;
 	if ((unsigned)EVP_PKEY_get_bits(key) < p->min_rsa_bits)

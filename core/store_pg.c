@@ -30,13 +30,14 @@ static const struct {
 	 "   WHERE $17::bigint IS NOT NULL AND id = $17::bigint AND consumed_at IS NULL AND expires_at > now()"
 	 "   RETURNING id),"
 	 " c AS (INSERT INTO certificate (serial, issuer_id, udid, subject, sans, method, transaction_id,"
-	 "   requester_addr, not_before, not_after, sha256, spki_sha256, der, challenge_id, batch)"
+	 "   requester_addr, not_before, not_after, sha256, spki_sha256, der, challenge_id, batch, renews)"
 	 "   SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::text, $8::inet,"
-	 "   $9::timestamptz, $10::timestamptz, $11::bytea, $12::bytea, $13::bytea, $17::bigint, $18::text"
+	 "   $9::timestamptz, $10::timestamptz, $11::bytea, $12::bytea, $13::bytea, $17::bigint, $18::text,"
+	 "   $19::bigint"
 	 "   WHERE $17::bigint IS NULL OR EXISTS (SELECT 1 FROM ch) RETURNING serial)"
 	 " INSERT INTO event (kind, outcome, transaction_id, message_type, udid, serial, requester_addr, detail)"
 	 " SELECT $14::text, 'success', $7::text, $15::integer, $3::text, c.serial, $8::inet, $16::text FROM c",
-	 18},
+	 19},
 	/* A batch rerun: the rows of this batch and UDID whose keys were lost
 	 * (every issued one but the certificate in the finished file, $3). */
 	{"batch_abandon",
@@ -79,7 +80,7 @@ static const struct {
 	 " ORDER BY id DESC LIMIT 1",
 	 5},
 	{"cert_find",
-	 "SELECT serial, coalesce(udid, ''), status, now() < not_before, now() >= not_after FROM certificate"
+	 "SELECT serial, coalesce(udid, ''), status, now() < not_before, now() >= not_after, id FROM certificate"
 	 " WHERE sha256 = $1",
 	 1},
 };

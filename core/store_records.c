@@ -47,9 +47,9 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 	unsigned char sha[32], spki[32];
 	unsigned char *der = NULL;
 	char *subject = NULL, *sans = NULL;
-	char challenge[24];
-	const char *vals[18];
-	int lens[18] = {0}, fmts[18] = {0};
+	char challenge[24], renews[24];
+	const char *vals[19];
+	int lens[19] = {0}, fmts[19] = {0};
 	PGresult *res = NULL;
 	int der_len;
 	enum mdmid_err rc = MDMID_ERR_INTERNAL;
@@ -83,7 +83,10 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 		snprintf(challenge, sizeof challenge, "%lld", (long long)c->challenge_id);
 	vals[16] = c->challenge_id > 0 ? challenge : NULL;
 	vals[17] = c->batch;
-	rc = store_run(st, "cert_put", 18, vals, lens, fmts, &res, err, sizeof err);
+	if (c->renews > 0)
+		snprintf(renews, sizeof renews, "%lld", (long long)c->renews);
+	vals[18] = c->renews > 0 ? renews : NULL;
+	rc = store_run(st, "cert_put", 19, vals, lens, fmts, &res, err, sizeof err);
 	/* No row inserted: the challenge was consumed (or expired) meanwhile. */
 	if (rc == MDMID_OK && strcmp(PQcmdTuples(res), "1") != 0)
 		rc = MDMID_ERR_CHALLENGE_CONSUMED;
@@ -242,6 +245,7 @@ enum mdmid_err store_cert_find(struct store *st, const unsigned char sha256[32],
 		snprintf(row->status, sizeof row->status, "%s", PQgetvalue(r, 0, 2));
 		row->not_yet_valid = is_true(r, 0, 3);
 		row->expired = is_true(r, 0, 4);
+		row->id = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	}
 	PQclear(r);
 	return rc;

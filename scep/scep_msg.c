@@ -175,9 +175,19 @@ enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct
 		goto out;
 	if ((rc = verify_outer(p7, msg, &content)) != MDMID_OK)
 		goto out;
+	{
+		/* A signingTime far from the server clock: badTime (RFC 8894 3.2.1.4.5). */
+		ASN1_TYPE *st = PKCS7_get_signed_attribute(si, NID_pkcs9_signingTime);
+		if (st && st->type != V_ASN1_UTCTIME && st->type != V_ASN1_GENERALIZEDTIME) {
+			rc = MDMID_ERR_BAD_TIME;
+			goto out;
+		}
+		if ((rc = policy_check_signing_time(p, st ? st->value.asn1_string : NULL)) != MDMID_OK)
+			goto out;
+	}
 	if ((rc = policy_check_requester_key(X509_get0_pubkey(msg->signer))) != MDMID_OK)
 		goto out;
-	if (msg->message_type != SCEP_MT_PKCSREQ) {
+	if (msg->message_type != SCEP_MT_PKCSREQ && msg->message_type != SCEP_MT_RENEWALREQ) {
 		rc = MDMID_ERR_MSG_TYPE;
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "mdmid/challenge.h"
 #include "mdmid/crl.h"
@@ -51,6 +52,7 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 		    cfg->validity_days, cfg->challenge);
 	if (policy_set_binding(&svc->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
 		goto fail;
+	svc->policy.max_clock_skew = cfg->max_clock_skew_seconds;
 	/* Records which certificates sign, so every row names its issuer. */
 	if (!(st = thread_store(svc)) ||
 	    store_issuer_put(st, ca_get0_cert(svc->ca), "ca", &svc->issuer_id, err, errlen) != MDMID_OK ||
@@ -60,7 +62,7 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	svc->crl = (struct crl_ctx){.ca = ca, .issuer_id = svc->issuer_id, .validity_days = cfg->crl_validity_days};
 	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
 	 * site that wants GET-only clients turns both off. */
-	snprintf(svc->caps, sizeof svc->caps, "%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
+	snprintf(svc->caps, sizeof svc->caps, "%sRenewal\nSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
 		 cfg->advertise_post ? "POSTPKIOperation\nSCEPStandard\n" : "");
 	return svc;
 fail:
@@ -204,7 +206,6 @@ static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 	ans->body_static = false;
 }
 
-/* Checks, issues, commits and answers one verified PKCSReq. */
 /* A SUCCESS CertRep carrying cert, encrypted to the requester. */
 static enum mdmid_err answer_success(struct scep_svc *svc, const struct scep_msg *msg, X509 *cert,
 				     struct scep_answer *ans)
@@ -240,7 +241,8 @@ static enum mdmid_err find_retransmission(struct scep_svc *svc, struct store *st
 		return MDMID_OK;
 	if (!x509u_req_spki_sha256(msg->csr, spki))
 		return MDMID_ERR_INTERNAL;
-	return store_cert_by_transaction(st, svc->issuer_id, msg->transaction_id, spki, "scep",
+	return store_cert_by_transaction(st, svc->issuer_id, msg->transaction_id, spki,
+					 msg->message_type == SCEP_MT_RENEWALREQ ? "scep-renewal" : "scep",
 					 svc->retransmission_window, cert);
 }
 
@@ -270,29 +272,67 @@ static enum mdmid_err answer_retransmission(struct scep_svc *svc, struct store *
 	return MDMID_OK;
 }
 
-/* Checks, issues, commits and answers one verified PKCSReq. */
+/* A RenewalReq's signer: a certificate mdmid issued, within its validity,
+ * neither revoked nor abandoned. Its row gives the UDID and the row renewed. */
+static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
+				     struct binding *b, int64_t *renews)
+{
+	unsigned char fp[32];
+	struct cert_row row;
+	enum mdmid_err rc;
+
+	if (!x509u_sha256(msg->signer, fp))
+		return MDMID_ERR_INTERNAL;
+	if ((rc = store_cert_find(st, fp, &row)) != MDMID_OK)
+		return rc;
+	/* A certificate with this fingerprint but not signed by this CA cannot
+	 * exist in the table; a foreign signer simply has no row. */
+	if (!row.found || X509_check_issued(ca_get0_cert(svc->ca), msg->signer) != X509_V_OK)
+		return MDMID_ERR_RENEWAL_SIGNER_UNKNOWN;
+	memcpy(b->udid, row.udid, sizeof b->udid);
+	if (strcmp(row.status, "issued") != 0)
+		return MDMID_ERR_RENEWAL_SIGNER_REVOKED;
+	if (row.expired || row.not_yet_valid)
+		return MDMID_ERR_RENEWAL_SIGNER_EXPIRED;
+	*renews = row.id;
+	return MDMID_OK;
+}
+
+/* Checks, issues, commits and answers one verified PKCSReq or RenewalReq. */
 static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct binding *b,
 			     struct scep_answer *ans)
 {
 	X509 *cert = NULL, *earlier = NULL;
 	struct store *st = thread_store(svc);
 	char serial[41] = "";
+	bool renewal = msg->message_type == SCEP_MT_RENEWALREQ;
+	int64_t renews = 0;
 	enum mdmid_err rc;
 
 	if (!st)
 		return MDMID_ERR_NOMEM;
-	if ((rc = policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer))) != MDMID_OK ||
-	    (rc = find_retransmission(svc, st, msg, &earlier)) != MDMID_OK)
+	/* A PKCSReq is signed with the CSR's own key; a RenewalReq with the key
+	 * of the certificate it renews, so its CSR may carry a new one. */
+	rc = renewal ? policy_check_csr_key(&svc->policy, msg->csr)
+		     : policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer));
+	if (rc != MDMID_OK || (rc = find_retransmission(svc, st, msg, &earlier)) != MDMID_OK)
 		goto out;
 	if (earlier) {
 		rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
 		goto out;
 	}
+	if (renewal) {
+		/* No challenge: the signer must be a certificate mdmid issued, within
+		 * its validity and not revoked; the new row inherits its UDID. */
+		if ((rc = renewal_signer(svc, st, msg, b, &renews)) != MDMID_OK ||
+		    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+			goto out;
+	}
 	/* The challenge is only looked up here; it is consumed by the statement
 	 * that records the certificate, so a refused or failed request leaves it
 	 * usable and two requests racing for it get one certificate. */
-	if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
-	    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+	else if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
+		 (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
 		goto out;
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
 	{
@@ -301,9 +341,10 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			.cert = cert,
 			.challenge_id = b->challenge_id,
 			.udid = b->udid[0] ? b->udid : NULL,
-			.method = "scep",
+			.method = renewal ? "scep-renewal" : "scep",
 			.transaction_id = msg->transaction_id,
 			.requester_addr = peer,
+			.renews = renews,
 		};
 		struct event_record ev = {
 			.kind = event_kind(msg->message_type),
@@ -335,8 +376,9 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	/* The row stands if this fails: a retransmission finds it. */
 	if ((rc = answer_success(svc, msg, cert, ans)) != MDMID_OK)
 		goto out;
-	log_info("event=scep.pkcsreq outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s", serial,
-		 b->udid[0] ? b->udid : "-", msg->transaction_id, peer ? peer : "-");
+	log_info("event=%s outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s",
+		 event_kind(msg->message_type), serial, b->udid[0] ? b->udid : "-", msg->transaction_id,
+		 peer ? peer : "-");
 out:
 	X509_free(cert);
 	X509_free(earlier);

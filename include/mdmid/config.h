@@ -21,6 +21,7 @@ struct mdmid_config {
 	bool allow_single_des;
 	bool advertise_post;
 	unsigned min_rsa_bits;
+	unsigned max_clock_skew_seconds; /* signingTime tolerance (badTime beyond it); 0 = off */
 	unsigned validity_days;
 	bool csr_subject;
 	bool csr_san;

@@ -28,6 +28,7 @@ struct policy {
 	bool has_static_challenge;
 	unsigned char static_challenge_sha256[32];
 	enum challenge_mode challenge_mode;
+	unsigned max_clock_skew;        /* signingTime tolerance, seconds; 0 = unchecked */
 	int udid_nid;                   /* static mode: subject attribute holding the UDID, or */
 	int udid_san_type;              /* ... GEN_DNS, GEN_URI or GEN_EMAIL of the SAN (-1: none) */
 };
@@ -48,6 +49,9 @@ int policy_set_binding(struct policy *p, const char *mode, const char *udid_fiel
 /* Static mode: the canonical UDID from the configured CSR field, or -1. */
 int policy_csr_udid(const struct policy *p, X509_REQ *csr, char out[UDID_MAX + 1]);
 
+/* A request's signingTime (when it has one) within max_clock_skew of now. */
+enum mdmid_err policy_check_signing_time(const struct policy *p, const ASN1_TIME *signing_time);
+
 /* The pkiMessage signer's digest (MD5 and unknown ones refused). */
 enum mdmid_err policy_check_digest(int md_nid);
 /* The request's content-encryption algorithm. */
@@ -56,6 +60,9 @@ enum mdmid_err policy_check_cipher(const struct policy *p, int cipher_nid);
 enum mdmid_err policy_check_requester_key(EVP_PKEY *key);
 /* The CSR: its signature, that signer_key is its key, key type and size. */
 enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY *signer_key);
+/* The CSR alone: its signature, key type and size (a RenewalReq is signed
+ * by the old certificate's key, so its CSR may carry a new key). */
+enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr);
 /* The static challenge, compared as SHA-256 hashes in constant time. */
 enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *csr);
 

@@ -50,6 +50,7 @@ struct cert_record {
 	const char *udid;
 	const char *method;          /* scep | scep-renewal | pkcs12 */
 	const char *batch;           /* PKCS#12 export: the batch id, or NULL */
+	int64_t renews;              /* > 0: the row a renewal replaces */
 	const char *transaction_id;
 	const char *requester_addr;
 };
@@ -135,6 +136,7 @@ enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, co
 
 struct cert_row {
 	bool found;
+	int64_t id;
 	char serial[41];
 	char udid[UDID_MAX + 1];     /* "" when the row has none */
 	char status[16];             /* issued | abandoned | revoked */

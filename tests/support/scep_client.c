@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <threads.h>
 
 #include <openssl/asn1.h>
@@ -703,6 +704,15 @@ int scepc_build_request(const struct scepc_req_opts *o, unsigned char **der, siz
         !add_attr(si, SCEPC_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING, o->recipient_nonce,
                   o->recipient_nonce_len))
         goto out;
+    if (o->signing_time) {
+        /* Set before finalising: PKCS7 only adds a signingTime when there is none. */
+        ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)o->signing_time);
+        int ok = t && X509at_add1_attr_by_NID(&si->auth_attr, NID_pkcs9_signingTime, t->type, t->data,
+                                              t->length) != NULL;
+        ASN1_TIME_free(t);
+        if (!ok)
+            goto out;
+    }
 
     if (o->no_content) {
         /* No eContent at all; the signature covers empty detached content. */

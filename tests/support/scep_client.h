@@ -113,6 +113,8 @@ struct scepc_req_opts {
                                     of the type's messageData (e.g. a degenerate PKCS#7) */
     int no_content;              /* 1: no pkcsPKIEnvelope, no eContent at all (the signature
                                     is over empty detached content): FAILURE/PENDING shape */
+    long long signing_time;      /* non-zero: the signingTime attribute (seconds since the
+                                    epoch) instead of now, for clock-skew tests */
 };
 
 /* What a built request carries, for checking the reply against it. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ static const char usage_text[] =
     "                           match --signer-cert makes a mismatched-signer request\n"
     "      --transaction-id T   (default: hex SHA-256 of the CSR's SubjectPublicKeyInfo)\n"
     "      --nonce HEX          senderNonce, 16 bytes (default random)\n"
+    "      --signing-time SECS  signingTime this many seconds from now (default: now)\n"
     "      --type N             messageType (default 19 PKCSReq; 17 RenewalReq, 20 CertPoll,\n"
     "                           21 GetCert, 22 GetCRL)\n"
     "      --serial HEX         serial for GetCert/GetCRL\n"
@@ -305,7 +307,7 @@ out:
 struct args {
     const char *cacert, *key, *key_type, *challenge, *cn, *cipher, *digest, *recipient;
     const char *corrupt, *csr, *signer_cert, *signer_key, *transaction_id, *nonce, *type;
-    const char *serial, *issuer, *out, *out_signer, *key_bits;
+    const char *serial, *issuer, *out, *out_signer, *key_bits, *signing_time;
     const char *reply, *responder, *request, *out_cert;
     int ber, legacy;
 };
@@ -326,6 +328,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         O("--nonce", nonce), O("--type", type), O("--serial", serial), O("--issuer", issuer),
         O("--out", out), O("--out-signer", out_signer), O("--reply", reply),
         O("--responder", responder), O("--request", request), O("--out-cert", out_cert),
+        O("--signing-time", signing_time),
 #undef O
     };
     for (int i = 0; i < argc; i++) {
@@ -437,6 +440,14 @@ static int cmd_build(struct args *a)
         }
         memcpy(o.sender_nonce, nonce, 16);
         o.have_nonce = 1;
+    }
+    if (a->signing_time != NULL) {
+        /* seconds relative to now: --signing-time -86400 is a day ago */
+        char *end;
+        long long rel = strtoll(a->signing_time, &end, 10);
+        if (*end || end == a->signing_time)
+            return usage("--signing-time: seconds relative to now, e.g. -172800");
+        o.signing_time = (long long)time(NULL) + rel;
     }
     o.ber = a->ber;
     o.challenge = a->challenge;
