@@ -66,6 +66,7 @@ static const struct {
 	 " SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r",
 	 2},
 	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
+	{"cert_by_serial", "SELECT der FROM certificate WHERE issuer_id = $1 AND serial = $2", 2},
 	{"batch_has",
 	 "SELECT count(*) FROM certificate WHERE batch = $1 AND udid = $2 AND sha256 = $3 AND status = 'issued'", 3},
 	{"crl_latest",

@@ -476,3 +476,24 @@ enum mdmid_err store_batch_has(struct store *st, const char *batch, const char *
 	PQclear(r);
 	return rc;
 }
+
+enum mdmid_err store_cert_by_serial(struct store *st, int64_t issuer_id, const char *serial, X509 **out)
+{
+	char issuer[24], err[512];
+	const char *vals[2] = {issuer, serial};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	*out = NULL;
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	rc = store_run_binary(st, "cert_by_serial", 2, vals, NULL, NULL, &r, err, sizeof err);
+	if (rc == MDMID_OK && PQntuples(r) == 1) {
+		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
+		if (!(*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0))))
+			rc = MDMID_ERR_INTERNAL;
+	} else if (rc != MDMID_OK) {
+		log_error("msg=\"certificate look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	}
+	PQclear(r);
+	return rc;
+}

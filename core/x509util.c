@@ -150,6 +150,24 @@ out:
 	return ok;
 }
 
+int x509u_degenerate_p7_crl(X509_CRL *crl, unsigned char **der, size_t *len)
+{
+	PKCS7 *p7 = PKCS7_new();
+	int n, ok = 0;
+
+	*der = NULL;
+	if (!p7 || !PKCS7_set_type(p7, NID_pkcs7_signed))
+		goto out;
+	p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
+	if (!PKCS7_add_crl(p7, crl) || (n = i2d_PKCS7(p7, der)) <= 0)
+		goto out;
+	*len = (size_t)n;
+	ok = 1;
+out:
+	PKCS7_free(p7);
+	return ok;
+}
+
 int x509u_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;

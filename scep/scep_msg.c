@@ -120,11 +120,21 @@ static enum mdmid_err open_envelope(const unsigned char *der, size_t len, const 
 	if (ca_decrypt_envelope(ca, env, &plain, &plain_len) != MDMID_OK)
 		goto out;
 	q = plain;
-	msg->csr = d2i_X509_REQ(NULL, &q, (long)plain_len);
-	if (!msg->csr || q != plain + plain_len) {
-		X509_REQ_free(msg->csr);
-		msg->csr = NULL;
-		goto out;
+	if (msg->message_type == SCEP_MT_GETCERT || msg->message_type == SCEP_MT_GETCRL) {
+		/* IssuerAndSerialNumber of the certificate (or whose CRL) is wanted. */
+		msg->ias = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &q, (long)plain_len);
+		if (!msg->ias || q != plain + plain_len) {
+			PKCS7_ISSUER_AND_SERIAL_free(msg->ias);
+			msg->ias = NULL;
+			goto out;
+		}
+	} else {
+		msg->csr = d2i_X509_REQ(NULL, &q, (long)plain_len);
+		if (!msg->csr || q != plain + plain_len) {
+			X509_REQ_free(msg->csr);
+			msg->csr = NULL;
+			goto out;
+		}
 	}
 	rc = MDMID_OK;
 out:
@@ -187,7 +197,8 @@ enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct
 	}
 	if ((rc = policy_check_requester_key(X509_get0_pubkey(msg->signer))) != MDMID_OK)
 		goto out;
-	if (msg->message_type != SCEP_MT_PKCSREQ && msg->message_type != SCEP_MT_RENEWALREQ) {
+	if (msg->message_type != SCEP_MT_PKCSREQ && msg->message_type != SCEP_MT_RENEWALREQ &&
+	    msg->message_type != SCEP_MT_GETCERT && msg->message_type != SCEP_MT_GETCRL) {
 		rc = MDMID_ERR_MSG_TYPE;
 		goto out;
 	}
@@ -204,6 +215,8 @@ void scep_msg_clear(struct scep_msg *msg)
 {
 	X509_free(msg->signer);
 	X509_REQ_free(msg->csr);
+	PKCS7_ISSUER_AND_SERIAL_free(msg->ias);
 	msg->signer = NULL;
 	msg->csr = NULL;
+	msg->ias = NULL;
 }

@@ -47,8 +47,11 @@ static int envelope_cert(const struct scep_rep *rep, unsigned char **der, int *l
 	cipher = EVP_get_cipherbynid(cipher_nid);
 	/* Only the issued certificate: with the CA in it, DER set ordering can
 	 * put the CA first and Apple's client then rejects the reply. */
-	if (!one || !recips || !cipher || !sk_X509_push(one, rep->issued) || !sk_X509_push(recips, rep->recipient) ||
-	    !x509u_degenerate_p7(one, &inner, &inner_len) || !(in = BIO_new_mem_buf(inner, (int)inner_len)) ||
+	if (!one || !recips || !cipher || (rep->issued && !sk_X509_push(one, rep->issued)) ||
+	    !sk_X509_push(recips, rep->recipient) ||
+	    !(rep->crl ? x509u_degenerate_p7_crl(rep->crl, &inner, &inner_len)
+		       : x509u_degenerate_p7(one, &inner, &inner_len)) ||
+	    !(in = BIO_new_mem_buf(inner, (int)inner_len)) ||
 	    !(env = PKCS7_encrypt(recips, in, cipher, PKCS7_BINARY)))
 		goto out;
 	*der = NULL;

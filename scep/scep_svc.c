@@ -206,9 +206,18 @@ static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 	ans->body_static = false;
 }
 
-/* A SUCCESS CertRep carrying cert, encrypted to the requester. */
+/* A SUCCESS CertRep carrying cert (or crl), encrypted to the requester. */
+static enum mdmid_err answer_success_crl(struct scep_svc *svc, const struct scep_msg *msg, X509 *cert,
+					 X509_CRL *crl, struct scep_answer *ans);
+
 static enum mdmid_err answer_success(struct scep_svc *svc, const struct scep_msg *msg, X509 *cert,
 				     struct scep_answer *ans)
+{
+	return answer_success_crl(svc, msg, cert, NULL, ans);
+}
+
+static enum mdmid_err answer_success_crl(struct scep_svc *svc, const struct scep_msg *msg, X509 *cert,
+					 X509_CRL *crl, struct scep_answer *ans)
 {
 	struct scep_rep rep = {
 		.pki_status = SCEP_STATUS_SUCCESS,
@@ -219,6 +228,7 @@ static enum mdmid_err answer_success(struct scep_svc *svc, const struct scep_msg
 		.cipher_nid = msg->cipher_nid,
 		.recipient = msg->signer,
 		.issued = cert,
+		.crl = crl,
 	};
 	enum mdmid_err rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len);
 
@@ -385,6 +395,57 @@ out:
 	return rc;
 }
 
+/* GetCert and GetCRL: a certificate mdmid issued, or its current CRL. */
+static enum mdmid_err lookup(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct scep_answer *ans)
+{
+	struct store *st = thread_store(svc);
+	char serial[41] = "";
+	X509 *cert = NULL;
+	X509_CRL *crl = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	enum mdmid_err rc;
+
+	if (!st)
+		return MDMID_ERR_NOMEM;
+	if (X509_NAME_cmp(msg->ias->issuer, X509_get_subject_name(ca_get0_cert(svc->ca))) != 0 ||
+	    !x509u_serial_hex(msg->ias->serial, serial, sizeof serial))
+		return MDMID_ERR_BAD_CERT_ID;
+	if ((rc = store_cert_by_serial(st, svc->issuer_id, serial, &cert)) != MDMID_OK)
+		return rc;
+	if (!cert)
+		return MDMID_ERR_BAD_CERT_ID;
+	if (msg->message_type == SCEP_MT_GETCRL) {
+		const unsigned char *p;
+		if ((rc = crl_current(&svc->crl, st, &der, &len)) != MDMID_OK)
+			goto out;
+		p = der;
+		if (!(crl = d2i_X509_CRL(NULL, &p, (long)len))) {
+			rc = MDMID_ERR_INTERNAL;
+			goto out;
+		}
+	}
+	if ((rc = answer_success_crl(svc, msg, msg->message_type == SCEP_MT_GETCRL ? NULL : cert, crl, ans)) ==
+	    MDMID_OK) {
+		struct event_record ev = {
+			.kind = event_kind(msg->message_type),
+			.outcome = "success",
+			.transaction_id = msg->transaction_id,
+			.message_type = msg->message_type,
+			.serial = serial,
+			.requester_addr = peer,
+			.detail = msg->message_type == SCEP_MT_GETCRL ? "the current CRL" : "the certificate",
+		};
+		store_event_put(st, &ev);
+		log_info("event=%s outcome=success serial=%s peer=%s", ev.kind, serial, peer ? peer : "-");
+	}
+out:
+	free(der);
+	X509_CRL_free(crl);
+	X509_free(cert);
+	return rc;
+}
+
 void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size_t len, const char *peer,
 			   struct scep_answer *ans)
 {
@@ -395,7 +456,7 @@ void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size
 	memset(ans, 0, sizeof *ans);
 	rc = scep_msg_parse(body, len, svc->ca, &svc->policy, &msg);
 	if (rc == MDMID_OK)
-		rc = enroll(svc, &msg, peer, &b, ans);
+		rc = msg.ias ? lookup(svc, &msg, peer, ans) : enroll(svc, &msg, peer, &b, ans);
 	if (rc == MDMID_OK)
 		goto out;
 	record_failure(svc, &msg, rc, b.udid, peer);

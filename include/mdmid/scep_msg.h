@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
 #include "mdmid/ca.h"
@@ -50,11 +51,13 @@ struct scep_msg {
 	X509 *signer;                           /* the requester's certificate, owned */
 	/* Set after verification and decryption. */
 	int cipher_nid;                         /* content-encryption algorithm */
-	X509_REQ *csr;                          /* PKCSReq: the CSR, owned */
+	X509_REQ *csr;                          /* PKCSReq, RenewalReq: the CSR, owned */
+	PKCS7_ISSUER_AND_SERIAL *ias;           /* GetCert, GetCRL: what is asked for, owned */
 };
 
 /*
- * Parses and verifies a PKCSReq pkiMessage: the outer signature (by the
+ * Parses and verifies a pkiMessage (PKCSReq, RenewalReq, GetCert, GetCRL):
+ * the outer signature (by the
  * certificate in the message), the digest and content-encryption algorithms
  * under policy p, then decrypts the envelope and reads the CSR. msg is always
  * filled as far as it got and must be released with scep_msg_clear().

@@ -19,7 +19,8 @@ struct scep_rep {
 	int digest_nid;                         /* the request's; SHA-256 when unusable */
 	int cipher_nid;                         /* the request's; single DES becomes 3DES */
 	X509 *recipient;                        /* SUCCESS: the requester's certificate */
-	X509 *issued;                           /* SUCCESS: the new certificate */
+	X509 *issued;                           /* SUCCESS: the certificate (PKCSReq, GetCert), or */
+	X509_CRL *crl;                          /* ... the CRL (GetCRL) */
 };
 
 /*

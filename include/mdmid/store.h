@@ -102,6 +102,9 @@ enum mdmid_err store_crl_latest(struct store *st, int64_t issuer_id, unsigned ch
 enum mdmid_err store_batch_has(struct store *st, const char *batch, const char *udid, const unsigned char sha256[32],
 			       bool *has);
 
+/* The certificate of issuer_id with this serial (lower-case hex), or *out NULL. */
+enum mdmid_err store_cert_by_serial(struct store *st, int64_t issuer_id, const char *serial, X509 **out);
+
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
 

@@ -27,6 +27,9 @@ char *x509u_name_oneline(const X509_NAME *name);
  * no eContent at all (absent, not empty). *der is OPENSSL_malloc'd. */
 int x509u_degenerate_p7(STACK_OF(X509) *certs, unsigned char **der, size_t *len);
 
+/* The same with one CRL instead of certificates (a GetCRL answer). */
+int x509u_degenerate_p7_crl(X509_CRL *crl, unsigned char **der, size_t *len);
+
 /* Adds one extension from its OpenSSL config text (e.g. "critical,CA:TRUE"). */
 int x509u_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 
