@@ -22,6 +22,7 @@ static const char usage[] =
 	"  p12 export    PKCS#12 identities for devices that cannot run SCEP\n"
 	"  revoke        revoke a certificate by serial and issue a new CRL\n"
 	"  crl           issue a new CRL and write it\n"
+	"  request       list, approve or deny requests held for approval\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
 		return cmd_revoke(argc - 1, argv + 1);
 	if (!strcmp(cmd, "crl"))
 		return cmd_crl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "request"))
+		return cmd_request(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -11,7 +11,8 @@
 #include "mdmid/store.h"
 
 static const char challenge_usage[] =
-	"usage: mdmid challenge new --udid UDID [--ttl DURATION] [--subject RFC2253] [--config FILE]\n"
+	"usage: mdmid challenge new --udid UDID [--ttl DURATION] [--subject RFC2253] [--require-approval]\n"
+	"                           [--config FILE]\n"
 	"\n"
 	"Mints a one-time SCEP challenge bound to UDID and prints it alone on stdout: the value\n"
 	"for the Challenge of a com.apple.security.scep payload. Only its SHA-256 is stored.\n"
@@ -19,17 +20,20 @@ static const char challenge_usage[] =
 	"\n"
 	"  --udid UDID      40 hex digits, 8-16 hex digits, or a UUID (any case)\n"
 	"  --ttl DURATION   lifetime: 90s, 30m, 1h, 7d (default challenge_ttl_seconds, 1h)\n"
-	"  --subject S      only a CSR with exactly this subject (RFC 2253, e.g. \"CN=x,O=y\") may use it\n";
+	"  --subject S      only a CSR with exactly this subject (RFC 2253, e.g. \"CN=x,O=y\") may use it\n"
+	"  --require-approval  the request it authorises waits (PENDING) for mdmid request approve\n";
 
 static int challenge_new_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"udid", required_argument, NULL, 'u'},
 		{"ttl", required_argument, NULL, 't'},    {"subject", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+		{"require-approval", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	struct mdmid_config cfg;
 	struct store *st = NULL;
 	struct challenge_minted m;
+	bool approval = false;
 	const char *config = NULL, *udid = NULL, *ttl = NULL, *subject = NULL;
 	unsigned long ttl_seconds = 0;
 	char canon[UDID_MAX + 1];
@@ -43,6 +47,7 @@ static int challenge_new_main(int argc, char **argv)
 		case 'u': udid = optarg; break;
 		case 't': ttl = optarg; break;
 		case 's': subject = optarg; break;
+		case 'a': approval = true; break;
 		case 'h': fputs(challenge_usage, stdout); return EXIT_OK;
 		default: fputs(challenge_usage, stderr); return EXIT_USAGE;
 		}
@@ -67,7 +72,7 @@ static int challenge_new_main(int argc, char **argv)
 		fprintf(stderr, "mdmid challenge new: out of memory\n");
 		goto out;
 	}
-	e = challenge_mint(st, canon, subject, ttl ? (unsigned)ttl_seconds : cfg.challenge_ttl_seconds, &m);
+	e = challenge_mint(st, canon, subject, ttl ? (unsigned)ttl_seconds : cfg.challenge_ttl_seconds, approval, &m);
 	if (e != MDMID_OK) {
 		fprintf(stderr, "mdmid challenge new: %s\n", mdmid_err_text(e));
 		goto out;

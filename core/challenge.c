@@ -25,7 +25,7 @@ static void base64url(const unsigned char *in, size_t len, char *out)
 }
 
 enum mdmid_err challenge_mint(struct store *st, const char *udid, const char *subject, unsigned ttl_seconds,
-			      struct challenge_minted *out)
+			      bool require_approval, struct challenge_minted *out)
 {
 	unsigned char raw[CHALLENGE_SECRET_LEN / 4 * 3], h[32];
 	char canon[UDID_MAX + 1];
@@ -42,7 +42,8 @@ enum mdmid_err challenge_mint(struct store *st, const char *udid, const char *su
 		OPENSSL_cleanse(out->secret, sizeof out->secret);
 		return MDMID_ERR_INTERNAL;
 	}
-	rc = store_challenge_put(st, h, canon, subject, ttl_seconds, &out->id, out->expires_at, sizeof out->expires_at);
+	rc = store_challenge_put(st, h, canon, subject, ttl_seconds, require_approval, &out->id, out->expires_at,
+				 sizeof out->expires_at);
 	if (rc != MDMID_OK)
 		OPENSSL_cleanse(out->secret, sizeof out->secret);
 	return rc;
@@ -88,6 +89,7 @@ enum mdmid_err challenge_resolve(struct store *st, const struct policy *p, X509_
 				rc = MDMID_ERR_CHALLENGE_SUBJECT;
 			else {
 				b->challenge_id = row.id;
+				b->require_approval = row.require_approval;
 				memcpy(b->secret_sha256, h, sizeof h);
 			}
 			/* A CSR that names a UDID where static mode would read it must

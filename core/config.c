@@ -48,6 +48,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"challenge_mode", CFG_STRING, F(challenge_mode), "dynamic"},
 	{"challenge_ttl_seconds", CFG_UINT, F(challenge_ttl_seconds), "3600"},
 	{"retransmission_window_seconds", CFG_UINT, F(retransmission_window_seconds), "86400"},
+	{"require_approval", CFG_BOOL, F(require_approval), "false"},
 	{"static_udid_field", CFG_STRING, F(static_udid_field), "CN"},
 	{"crl_validity_days", CFG_UINT, F(crl_validity_days), "7"},
 	{"admin_listen", CFG_STRING, F(admin_listen), "127.0.0.1:8081"},

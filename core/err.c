@@ -46,6 +46,7 @@ static const struct mdmid_err_info err_table[MDMID_ERR__MAX] = {
 	[MDMID_ERR_RENEWAL_SIGNER_UNKNOWN] = {"renewal_signer_unknown", SCEP_FAIL_BAD_CERT_ID, 400, "the RenewalReq is not signed by a certificate mdmid issued"},
 	[MDMID_ERR_RENEWAL_SIGNER_EXPIRED] = {"renewal_signer_expired", SCEP_FAIL_BAD_TIME, 400, "the RenewalReq's signer certificate is outside its validity"},
 	[MDMID_ERR_RENEWAL_SIGNER_REVOKED] = {"renewal_signer_revoked", SCEP_FAIL_BAD_REQUEST, 400, "the RenewalReq's signer certificate is revoked"},
+	[MDMID_ERR_REQUEST_DENIED] = {"request_denied", SCEP_FAIL_BAD_REQUEST, 400, "the request was denied by an operator"},
 	[MDMID_ERR_ISSUE] = {"issue", SCEP_FAIL_BAD_REQUEST, 500, "the certificate could not be signed"},
 };
 

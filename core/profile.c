@@ -168,7 +168,7 @@ enum mdmid_err profile_scep(const struct ca *ca, struct store *st, const struct 
 	*xml = NULL;
 	if (udid_canonical(udid, canon) < 0)
 		return MDMID_ERR_UDID_INVALID;
-	if ((rc = challenge_mint(st, canon, NULL, o->challenge_ttl, &m)) != MDMID_OK)
+	if ((rc = challenge_mint(st, canon, NULL, o->challenge_ttl, false, &m)) != MDMID_OK)
 		return rc;
 	rc = MDMID_ERR_INTERNAL;
 	stable_uuid("profile", canon, "", uuid);

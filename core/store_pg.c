@@ -27,17 +27,55 @@ static const struct {
 	 * when another request took it first, nothing at all is inserted. */
 	{"cert_put",
 	 "WITH ch AS (UPDATE challenge SET consumed_at = now(), consumed_by = $7"
-	 "   WHERE $17::bigint IS NOT NULL AND id = $17::bigint AND consumed_at IS NULL AND expires_at > now()"
-	 "   RETURNING id),"
+	 "   WHERE $17::bigint IS NOT NULL AND $20::bigint IS NULL AND id = $17::bigint AND consumed_at IS NULL"
+	 "   AND expires_at > now() RETURNING id),"
+	 /* An approved request is issued once: its row is locked, and a second
+	  * issuer finds certificate_id set once the first commits. */
+	 " rq AS (SELECT id FROM request WHERE $20::bigint IS NOT NULL AND id = $20::bigint AND decision = 'approved'"
+	 "   AND certificate_id IS NULL FOR UPDATE),"
 	 " c AS (INSERT INTO certificate (serial, issuer_id, udid, subject, sans, method, transaction_id,"
 	 "   requester_addr, not_before, not_after, sha256, spki_sha256, der, challenge_id, batch, renews)"
 	 "   SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::text, $8::inet,"
 	 "   $9::timestamptz, $10::timestamptz, $11::bytea, $12::bytea, $13::bytea, $17::bigint, $18::text,"
 	 "   $19::bigint"
-	 "   WHERE $17::bigint IS NULL OR EXISTS (SELECT 1 FROM ch) RETURNING serial)"
+	 "   WHERE CASE WHEN $20::bigint IS NOT NULL THEN EXISTS (SELECT 1 FROM rq)"
+	 "              ELSE $17::bigint IS NULL OR EXISTS (SELECT 1 FROM ch) END"
+	 "   RETURNING id, serial),"
+	 " u AS (UPDATE request SET certificate_id = c.id FROM c WHERE request.id = $20::bigint RETURNING request.id)"
 	 " INSERT INTO event (kind, outcome, transaction_id, message_type, udid, serial, requester_addr, detail)"
 	 " SELECT $14::text, 'success', $7::text, $15::integer, $3::text, c.serial, $8::inet, $16::text FROM c",
-	 19},
+	 20},
+	/* Holding a request for approval consumes its challenge, like issuing. */
+	{"request_hold",
+	 "WITH ch AS (UPDATE challenge SET consumed_at = now(), consumed_by = $2"
+	 "   WHERE $9::bigint IS NOT NULL AND id = $9::bigint AND consumed_at IS NULL AND expires_at > now()"
+	 "   RETURNING id),"
+	 " r AS (INSERT INTO request (issuer_id, transaction_id, message_type, spki_sha256, signer_spki_sha256, csr,"
+	 "   subject, udid, challenge_id, renews, requester_addr)"
+	 "   SELECT $1::bigint, $2::text, $3::integer, $4::bytea, $5::bytea, $6::bytea, $7::text, $8::text,"
+	 "   $9::bigint, $10::bigint, $11::inet WHERE $9::bigint IS NULL OR EXISTS (SELECT 1 FROM ch) RETURNING id)"
+	 " INSERT INTO event (kind, outcome, transaction_id, message_type, udid, requester_addr, detail)"
+	 " SELECT $12::text, 'pending', $2::text, $3::integer, $8::text, $11::inet, 'held for approval' FROM r",
+	 12},
+	{"request_find",
+	 "SELECT id, decision, message_type, csr, coalesce(udid, ''), coalesce(challenge_id, 0), coalesce(renews, 0)"
+	 " FROM request WHERE issuer_id = $1 AND transaction_id = $2 AND signer_spki_sha256 = $3"
+	 " AND ($4::integer < 0 OR message_type = $4::integer)"
+	 " AND created_at > now() - make_interval(secs => $5::integer) ORDER BY id DESC LIMIT 1",
+	 5},
+	{"request_cert",
+	 "SELECT c.der FROM request r JOIN certificate c ON c.id = r.certificate_id WHERE r.id = $1", 1},
+	{"request_decide",
+	 "WITH d AS (UPDATE request SET decision = $2, decided_at = now() WHERE transaction_id = $1"
+	 "   AND decision = 'pending' RETURNING udid)"
+	 " INSERT INTO event (kind, outcome, transaction_id, udid, detail)"
+	 " SELECT 'request.' || $2, 'success', $1, d.udid, 'decided by an operator' FROM d",
+	 2},
+	{"request_list",
+	 "SELECT transaction_id, message_type, coalesce(udid, '-'), coalesce(subject, '-'),"
+	 " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), requester_addr"
+	 " FROM request WHERE decision = 'pending' ORDER BY created_at",
+	 0},
 	/* A batch rerun: the rows of this batch and UDID whose keys were lost
 	 * (every issued one but the certificate in the finished file, $3). */
 	{"batch_abandon",
@@ -49,12 +87,12 @@ static const struct {
 	 "   'the key was lost before its file was written; the certificate is no identity' FROM a",
 	 3},
 	{"challenge_put",
-	 "INSERT INTO challenge (secret_sha256, udid, subject, expires_at)"
-	 " VALUES ($1, $2, $3, now() + make_interval(secs => $4::integer))"
+	 "INSERT INTO challenge (secret_sha256, udid, subject, expires_at, require_approval)"
+	 " VALUES ($1, $2, $3, now() + make_interval(secs => $4::integer), coalesce($5::boolean, false))"
 	 " RETURNING id, to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	 4},
+	 5},
 	{"challenge_find",
-	 "SELECT id, udid, subject, expires_at <= now(), consumed_at IS NOT NULL FROM challenge"
+	 "SELECT id, udid, subject, expires_at <= now(), consumed_at IS NOT NULL, require_approval FROM challenge"
 	 " WHERE secret_sha256 = $1",
 	 1},
 	{"identity_check", "SELECT match, reason FROM identity_check($1, $2)", 2},

@@ -47,9 +47,9 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 	unsigned char sha[32], spki[32];
 	unsigned char *der = NULL;
 	char *subject = NULL, *sans = NULL;
-	char challenge[24], renews[24];
-	const char *vals[19];
-	int lens[19] = {0}, fmts[19] = {0};
+	char challenge[24], renews[24], request[24];
+	const char *vals[20];
+	int lens[20] = {0}, fmts[20] = {0};
 	PGresult *res = NULL;
 	int der_len;
 	enum mdmid_err rc = MDMID_ERR_INTERNAL;
@@ -86,8 +86,12 @@ enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, con
 	if (c->renews > 0)
 		snprintf(renews, sizeof renews, "%lld", (long long)c->renews);
 	vals[18] = c->renews > 0 ? renews : NULL;
-	rc = store_run(st, "cert_put", 19, vals, lens, fmts, &res, err, sizeof err);
-	/* No row inserted: the challenge was consumed (or expired) meanwhile. */
+	if (c->request_id > 0)
+		snprintf(request, sizeof request, "%lld", (long long)c->request_id);
+	vals[19] = c->request_id > 0 ? request : NULL;
+	rc = store_run(st, "cert_put", 20, vals, lens, fmts, &res, err, sizeof err);
+	/* No row inserted: the challenge was consumed (or expired) meanwhile,
+	 * or the approved request was issued by another process. */
 	if (rc == MDMID_OK && strcmp(PQcmdTuples(res), "1") != 0)
 		rc = MDMID_ERR_CHALLENGE_CONSUMED;
 	else if (rc != MDMID_OK)
@@ -146,17 +150,17 @@ out:
 
 
 enum mdmid_err store_challenge_put(struct store *st, const unsigned char secret_sha256[32], const char *udid,
-				   const char *subject, unsigned ttl_seconds, int64_t *id, char *expires_at,
-				   size_t expires_len)
+				   const char *subject, unsigned ttl_seconds, bool require_approval, int64_t *id,
+				   char *expires_at, size_t expires_len)
 {
 	char ttl[16], err[512];
-	const char *vals[4] = {(const char *)secret_sha256, udid, subject, ttl};
-	int lens[4] = {32, 0, 0, 0}, fmts[4] = {1, 0, 0, 0};
+	const char *vals[5] = {(const char *)secret_sha256, udid, subject, ttl, require_approval ? "true" : NULL};
+	int lens[5] = {32, 0, 0, 0, 0}, fmts[5] = {1, 0, 0, 0, 0};
 	PGresult *r = NULL;
 	enum mdmid_err rc;
 
 	snprintf(ttl, sizeof ttl, "%u", ttl_seconds);
-	rc = store_run(st, "challenge_put", 4, vals, lens, fmts, &r, err, sizeof err);
+	rc = store_run(st, "challenge_put", 5, vals, lens, fmts, &r, err, sizeof err);
 	if (rc == MDMID_OK && PQntuples(r) == 1) {
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		snprintf(expires_at, expires_len, "%s", PQgetvalue(r, 0, 1));
@@ -193,6 +197,7 @@ enum mdmid_err store_challenge_find(struct store *st, const unsigned char secret
 			rc = MDMID_ERR_NOMEM;
 		row->expired = is_true(r, 0, 3);
 		row->consumed = is_true(r, 0, 4);
+		row->require_approval = is_true(r, 0, 5);
 	}
 	PQclear(r);
 	return rc;
@@ -494,6 +499,154 @@ enum mdmid_err store_cert_by_serial(struct store *st, int64_t issuer_id, const c
 	} else if (rc != MDMID_OK) {
 		log_error("msg=\"certificate look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	}
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_request_hold(struct store *st, const struct request_record *q)
+{
+	char issuer[24], mt[16], ch[24], rn[24], err[512];
+	const char *vals[12];
+	int lens[12] = {0}, fmts[12] = {0};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	snprintf(issuer, sizeof issuer, "%lld", (long long)q->issuer_id);
+	snprintf(mt, sizeof mt, "%d", q->message_type);
+	snprintf(ch, sizeof ch, "%lld", (long long)q->challenge_id);
+	snprintf(rn, sizeof rn, "%lld", (long long)q->renews);
+	vals[0] = issuer;
+	vals[1] = q->transaction_id;
+	vals[2] = mt;
+	vals[3] = (const char *)q->spki_sha256, lens[3] = 32, fmts[3] = 1;
+	vals[4] = (const char *)q->signer_spki_sha256, lens[4] = 32, fmts[4] = 1;
+	vals[5] = (const char *)q->csr, lens[5] = (int)q->csr_len, fmts[5] = 1;
+	vals[6] = q->subject;
+	vals[7] = q->udid && q->udid[0] ? q->udid : NULL;
+	vals[8] = q->challenge_id > 0 ? ch : NULL;
+	vals[9] = q->renews > 0 ? rn : NULL;
+	vals[10] = q->requester_addr;
+	vals[11] = q->event_kind;
+	rc = store_run(st, "request_hold", 12, vals, lens, fmts, &r, err, sizeof err);
+	if (rc == MDMID_OK && strcmp(PQcmdTuples(r), "1") != 0)
+		rc = MDMID_ERR_CHALLENGE_CONSUMED;
+	else if (rc != MDMID_OK)
+		log_error("msg=\"request not held\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const char *transaction_id,
+				  const unsigned char signer_spki_sha256[32], int message_type, unsigned window_seconds,
+				  struct request_row *row)
+{
+	char issuer[24], mt[16], win[16], err[512];
+	const char *vals[5] = {issuer, transaction_id, (const char *)signer_spki_sha256, mt, win};
+	int lens[5] = {0, 0, 32, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	memset(row, 0, sizeof *row);
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	snprintf(mt, sizeof mt, "%d", message_type);
+	snprintf(win, sizeof win, "%u", window_seconds);
+	/* Text results but for the CSR: run it twice would be silly, so the
+	 * whole row comes in binary and the integers are decoded here. */
+	rc = store_run_binary(st, "request_find", 5, vals, lens, fmts, &r, err, sizeof err);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"request look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) == 1) {
+		const unsigned char *p;
+		uint64_t v;
+		int n;
+		row->found = true;
+		p = (const unsigned char *)PQgetvalue(r, 0, 0);
+		v = 0;
+		for (int i = 0; i < 8; i++)
+			v = v << 8 | p[i];
+		row->id = (int64_t)v;
+		snprintf(row->decision, sizeof row->decision, "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
+		p = (const unsigned char *)PQgetvalue(r, 0, 2);
+		row->message_type = (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+		n = PQgetlength(r, 0, 3);
+		if ((row->csr = malloc((size_t)n + 1))) {
+			memcpy(row->csr, PQgetvalue(r, 0, 3), (size_t)n);
+			row->csr_len = (size_t)n;
+		} else {
+			rc = MDMID_ERR_NOMEM;
+		}
+		snprintf(row->udid, sizeof row->udid, "%.*s", PQgetlength(r, 0, 4), PQgetvalue(r, 0, 4));
+		for (int col = 5; col <= 6; col++) {
+			p = (const unsigned char *)PQgetvalue(r, 0, col);
+			v = 0;
+			for (int i = 0; i < 8; i++)
+				v = v << 8 | p[i];
+			if (col == 5)
+				row->challenge_id = (int64_t)v;
+			else
+				row->renews = (int64_t)v;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+void store_request_row_clear(struct request_row *row)
+{
+	free(row->csr);
+	row->csr = NULL;
+}
+
+enum mdmid_err store_request_cert(struct store *st, int64_t request_id, X509 **out)
+{
+	char id[24], err[512];
+	const char *vals[1] = {id};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	*out = NULL;
+	snprintf(id, sizeof id, "%lld", (long long)request_id);
+	rc = store_run_binary(st, "request_cert", 1, vals, NULL, NULL, &r, err, sizeof err);
+	if (rc == MDMID_OK && PQntuples(r) == 1) {
+		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
+		if (!(*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0))))
+			rc = MDMID_ERR_INTERNAL;
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_request_decide(struct store *st, const char *transaction_id, bool approve, unsigned *count)
+{
+	char err[512];
+	const char *vals[2] = {transaction_id, approve ? "approved" : "denied"};
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "request_decide", 2, vals, NULL, NULL, &r, err, sizeof err);
+
+	*count = rc == MDMID_OK ? (unsigned)strtoul(PQcmdTuples(r), NULL, 10) : 0;
+	if (rc != MDMID_OK)
+		log_error("msg=\"decision not recorded\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_request_list(struct store *st,
+				  void (*fn)(void *cls, const char *tid, int type, const char *udid, const char *subject,
+					     const char *since, const char *peer),
+				  void *cls)
+{
+	char err[512];
+	PGresult *r = NULL;
+	enum mdmid_err rc = store_run(st, "request_list", 0, NULL, NULL, NULL, &r, err, sizeof err);
+
+	if (rc == MDMID_OK)
+		for (int i = 0; i < PQntuples(r); i++)
+			fn(cls, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 1)), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+			   PQgetvalue(r, i, 4), PQgetisnull(r, i, 5) ? "-" : PQgetvalue(r, i, 5));
+	else
+		log_error("msg=\"request list failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	PQclear(r);
 	return rc;
 }

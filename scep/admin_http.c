@@ -17,6 +17,7 @@
 #include "mdmid/log.h"
 #include "mdmid/mdmsig.h"
 #include "mdmid/profile.h"
+#include "mdmid/scep_msg.h"
 #include "mdmid/udid.h"
 #include "mdmid/x509util.h"
 
@@ -114,7 +115,7 @@ static json_t *body_object(const struct http_request *req, struct http_reply *re
 /* POST /v1/challenges {"udid", "ttl_seconds"?, "subject"?} */
 static void post_challenge(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
 {
-	json_t *in = body_object(req, reply), *udid, *ttl, *subject;
+	json_t *in = body_object(req, reply), *udid, *ttl, *subject, *approval;
 	struct challenge_minted m;
 	struct store *st;
 	json_int_t ttl_seconds = a->challenge_ttl;
@@ -126,6 +127,11 @@ static void post_challenge(struct admin_http *a, const struct http_request *req,
 	udid = json_object_get(in, "udid");
 	ttl = json_object_get(in, "ttl_seconds");
 	subject = json_object_get(in, "subject");
+	approval = json_object_get(in, "require_approval");
+	if (approval && !json_is_boolean(approval)) {
+		reply_error(reply, 400, "bad_require_approval", "require_approval must be true or false");
+		goto out;
+	}
 	if (!json_is_string(udid) || udid_canonical(json_string_value(udid), canon) < 0) {
 		reply_err(reply, MDMID_ERR_UDID_INVALID);
 		goto out;
@@ -144,7 +150,7 @@ static void post_challenge(struct admin_http *a, const struct http_request *req,
 		goto out;
 	}
 	rc = challenge_mint(st, canon, json_is_string(subject) ? json_string_value(subject) : NULL,
-			    (unsigned)ttl_seconds, &m);
+			    (unsigned)ttl_seconds, json_is_true(approval), &m);
 	if (rc != MDMID_OK) {
 		reply_err(reply, rc);
 		goto out;
@@ -344,6 +350,65 @@ out:
 	json_decref(in);
 }
 
+static void add_request(void *cls, const char *tid, int type, const char *udid, const char *subject,
+			const char *since, const char *peer)
+{
+	json_array_append_new((json_t *)cls, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "transaction_id", tid,
+						       "message_type", scep_message_type_name(type), "udid", udid,
+						       "subject", subject, "since", since, "peer", peer));
+}
+
+/* GET /v1/requests: the requests waiting for a decision. */
+static void get_requests(struct admin_http *a, struct http_reply *reply)
+{
+	struct store *st = dbpool_get(a->db);
+	json_t *list = json_array();
+	enum mdmid_err rc;
+
+	if (!st || !list) {
+		json_decref(list);
+		reply_err(reply, MDMID_ERR_NOMEM);
+		return;
+	}
+	if ((rc = store_request_list(st, add_request, list)) != MDMID_OK) {
+		json_decref(list);
+		reply_err(reply, rc);
+		return;
+	}
+	reply_json(reply, 200, json_pack("{s:o}", "pending", list), NULL);
+}
+
+/* POST /v1/requests/approve or /deny {"transaction_id"}. */
+static void post_decide(struct admin_http *a, const struct http_request *req, bool approve, struct http_reply *reply)
+{
+	json_t *in = body_object(req, reply), *tid;
+	struct store *st;
+	unsigned n = 0;
+	enum mdmid_err rc;
+
+	if (!in)
+		return;
+	tid = json_object_get(in, "transaction_id");
+	if (!json_is_string(tid) || !json_string_length(tid) || json_string_length(tid) > SCEP_TRANSACTION_ID_MAX) {
+		reply_error(reply, 400, "bad_transaction_id", "transaction_id must be the request's transactionID");
+	} else if (!(st = dbpool_get(a->db))) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+	} else if ((rc = store_request_decide(st, json_string_value(tid), approve, &n)) != MDMID_OK) {
+		reply_err(reply, rc);
+	} else if (!n) {
+		reply_error(reply, 404, "no_pending_request", "no pending request with this transaction_id");
+	} else {
+		char tidv[64];
+		log_info("event=request.%s outcome=success transaction_id=\"%s\" peer=%s", approve ? "approve" : "deny",
+			 log_value(json_string_value(tid), tidv, sizeof tidv), req->peer);
+		reply_json(reply, 200,
+			   json_pack("{s:s, s:s, s:i}", "transaction_id", json_string_value(tid), "decision",
+				     approve ? "approved" : "denied", "requests", (int)n),
+			   NULL);
+	}
+	json_decref(in);
+}
+
 static void route(void *cls, const struct http_request *req, struct http_reply *reply)
 {
 	struct admin_http *a = cls;
@@ -357,6 +422,16 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 	} else if (!strcmp(req->url, "/v1/identity/check")) {
 		if (post)
 			post_identity_check(a, req, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "POST only");
+	} else if (!strcmp(req->url, "/v1/requests")) {
+		if (!strcmp(req->method, "GET"))
+			get_requests(a, reply);
+		else
+			reply_error(reply, 405, "method_not_allowed", "GET only");
+	} else if (!strcmp(req->url, "/v1/requests/approve") || !strcmp(req->url, "/v1/requests/deny")) {
+		if (post)
+			post_decide(a, req, !strcmp(req->url, "/v1/requests/approve"), reply);
 		else
 			reply_error(reply, 405, "method_not_allowed", "POST only");
 	} else if (!strcmp(req->url, "/v1/revoke")) {

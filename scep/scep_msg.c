@@ -120,7 +120,23 @@ static enum mdmid_err open_envelope(const unsigned char *der, size_t len, const 
 	if (ca_decrypt_envelope(ca, env, &plain, &plain_len) != MDMID_OK)
 		goto out;
 	q = plain;
-	if (msg->message_type == SCEP_MT_GETCERT || msg->message_type == SCEP_MT_GETCRL) {
+	if (msg->message_type == SCEP_MT_CERTPOLL) {
+		/* IssuerAndSubject: SEQUENCE { issuer Name, subject Name }. The
+		 * request itself is found by transactionID and signer key. */
+		long seqlen;
+		int tag, xclass;
+		X509_NAME *a = NULL, *b = NULL;
+		if (ASN1_get_object(&q, &seqlen, &tag, &xclass, (long)plain_len) & 0x80 || tag != V_ASN1_SEQUENCE ||
+		    q + seqlen != plain + plain_len || !(a = d2i_X509_NAME(NULL, &q, seqlen)) ||
+		    !(b = d2i_X509_NAME(NULL, &q, (long)(plain + plain_len - q))) || q != plain + plain_len) {
+			X509_NAME_free(a);
+			X509_NAME_free(b);
+			goto out;
+		}
+		X509_NAME_free(a);
+		X509_NAME_free(b);
+		msg->poll = true;
+	} else if (msg->message_type == SCEP_MT_GETCERT || msg->message_type == SCEP_MT_GETCRL) {
 		/* IssuerAndSerialNumber of the certificate (or whose CRL) is wanted. */
 		msg->ias = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &q, (long)plain_len);
 		if (!msg->ias || q != plain + plain_len) {
@@ -198,7 +214,8 @@ enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct
 	if ((rc = policy_check_requester_key(X509_get0_pubkey(msg->signer))) != MDMID_OK)
 		goto out;
 	if (msg->message_type != SCEP_MT_PKCSREQ && msg->message_type != SCEP_MT_RENEWALREQ &&
-	    msg->message_type != SCEP_MT_GETCERT && msg->message_type != SCEP_MT_GETCRL) {
+	    msg->message_type != SCEP_MT_GETCERT && msg->message_type != SCEP_MT_GETCRL &&
+	    msg->message_type != SCEP_MT_CERTPOLL) {
 		rc = MDMID_ERR_MSG_TYPE;
 		goto out;
 	}

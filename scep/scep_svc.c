@@ -24,6 +24,7 @@ struct scep_svc {
 	int64_t issuer_id;
 	struct dbpool *db;         /* one connection per worker thread */
 	unsigned retransmission_window;
+	bool require_approval;     /* every request waits for an operator */
 	struct crl_ctx crl;
 	char caps[160];
 };
@@ -44,6 +45,7 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	svc->ca = ca;
 	svc->db = db;
 	svc->retransmission_window = cfg->retransmission_window_seconds;
+	svc->require_approval = cfg->require_approval;
 	if (!scep_oids_init()) {
 		snprintf(err, errlen, "registering the SCEP OIDs failed");
 		goto fail;
@@ -308,6 +310,178 @@ static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, con
 	return MDMID_OK;
 }
 
+/* A PENDING CertRep: no content, the request is kept for an operator. */
+static enum mdmid_err answer_pending(struct scep_svc *svc, const struct scep_msg *msg, struct scep_answer *ans)
+{
+	struct scep_rep rep = {
+		.pki_status = SCEP_STATUS_PENDING,
+		.transaction_id = msg->transaction_id,
+		.recipient_nonce = msg->sender_nonce,
+		.recipient_nonce_len = msg->sender_nonce_len,
+		.digest_nid = msg->digest_nid,
+	};
+	enum mdmid_err rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len);
+
+	if (rc == MDMID_OK) {
+		ans->http_status = 200;
+		ans->content_type = "application/x-pki-message";
+		ans->body_static = false;
+	}
+	return rc;
+}
+
+static void record(struct store *st, const struct scep_msg *msg, const char *outcome, const char *serial,
+		   const char *udid, const char *peer, const char *detail)
+{
+	struct event_record ev = {
+		.kind = event_kind(msg->message_type),
+		.outcome = outcome,
+		.transaction_id = msg->transaction_id,
+		.message_type = msg->message_type,
+		.udid = udid && udid[0] ? udid : NULL,
+		.serial = serial && serial[0] ? serial : NULL,
+		.requester_addr = peer,
+		.detail = detail,
+	};
+	store_event_put(st, &ev);
+	log_info("event=%s outcome=%s serial=%s udid=%s transaction_id=\"%s\" peer=%s", ev.kind, outcome,
+		 ev.serial ? ev.serial : "-", ev.udid ? ev.udid : "-", msg->transaction_id, peer ? peer : "-");
+}
+
+/*
+ * The answer for a request held for approval: PENDING while it waits,
+ * FAILURE once denied, and once approved its certificate, issued by the
+ * first process that is asked (the row of the request is locked for that).
+ */
+static enum mdmid_err answer_request(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
+				     const struct request_row *row, const char *peer, struct scep_answer *ans)
+{
+	X509 *cert = NULL;
+	X509_REQ *csr = NULL;
+	const unsigned char *p;
+	char serial[41] = "";
+	enum mdmid_err rc;
+
+	if (!strcmp(row->decision, "pending")) {
+		if ((rc = answer_pending(svc, msg, ans)) == MDMID_OK)
+			record(st, msg, "pending", NULL, row->udid, peer, "waiting for approval");
+		return rc;
+	}
+	if (strcmp(row->decision, "approved") != 0)
+		return MDMID_ERR_REQUEST_DENIED;
+	if ((rc = store_request_cert(st, row->id, &cert)) != MDMID_OK)
+		return rc;
+	if (!cert) {
+		struct cert_record c = {
+			.issuer_id = svc->issuer_id,
+			.challenge_id = row->challenge_id,
+			.udid = row->udid[0] ? row->udid : NULL,
+			.method = row->message_type == SCEP_MT_RENEWALREQ ? "scep-renewal" : "scep",
+			.transaction_id = msg->transaction_id,
+			.requester_addr = peer,
+			.renews = row->renews,
+			.request_id = row->id,
+		};
+		struct event_record ev = {
+			.kind = event_kind(msg->message_type),
+			.message_type = msg->message_type,
+			.detail = "issued after approval",
+		};
+		p = row->csr;
+		if (!(csr = d2i_X509_REQ(NULL, &p, (long)row->csr_len))) {
+			rc = MDMID_ERR_INTERNAL;
+			goto out;
+		}
+		if ((rc = issue_from_csr(svc->ca, &svc->policy, csr, &cert)) != MDMID_OK)
+			goto out;
+		c.cert = cert;
+		rc = store_cert_put(st, &c, &ev);
+		if (rc == MDMID_ERR_CHALLENGE_CONSUMED) {
+			/* Another process issued it first: that certificate, then. */
+			X509_free(cert);
+			cert = NULL;
+			if ((rc = store_request_cert(st, row->id, &cert)) == MDMID_OK && !cert)
+				rc = MDMID_ERR_INTERNAL;
+		}
+		if (rc != MDMID_OK)
+			goto out;
+	}
+	if ((rc = answer_success(svc, msg, cert, ans)) == MDMID_OK) {
+		x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
+		log_info("event=%s outcome=success serial=%s transaction_id=\"%s\" msg=\"approved request\"",
+			 event_kind(msg->message_type), serial, msg->transaction_id);
+	}
+out:
+	X509_REQ_free(csr);
+	X509_free(cert);
+	return rc;
+}
+
+/* The request this message continues, if any (same transaction, same key). */
+static enum mdmid_err find_request(struct scep_svc *svc, struct store *st, const struct scep_msg *msg, int type,
+				   struct request_row *row)
+{
+	unsigned char spki[32];
+
+	memset(row, 0, sizeof *row);
+	if (!x509u_spki_sha256(msg->signer, spki))
+		return MDMID_ERR_INTERNAL;
+	return store_request_find(st, svc->issuer_id, msg->transaction_id, spki, type,
+				  svc->retransmission_window ? svc->retransmission_window : 86400, row);
+}
+
+/* CertPoll: the state of the request it polls. */
+static enum mdmid_err poll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct scep_answer *ans)
+{
+	struct store *st = thread_store(svc);
+	struct request_row row;
+	enum mdmid_err rc;
+
+	if (!st)
+		return MDMID_ERR_NOMEM;
+	if ((rc = find_request(svc, st, msg, -1, &row)) != MDMID_OK)
+		return rc;
+	rc = row.found ? answer_request(svc, st, msg, &row, peer, ans) : MDMID_ERR_BAD_CERT_ID;
+	store_request_row_clear(&row);
+	return rc;
+}
+
+/* Holds a checked request for an operator and answers PENDING. */
+static enum mdmid_err hold(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
+			   const struct binding *b, int64_t renews, const char *peer, struct scep_answer *ans)
+{
+	unsigned char spki[32], signer_spki[32], *csr = NULL;
+	char *subject = x509u_name_oneline(X509_REQ_get_subject_name(msg->csr));
+	int csr_len = i2d_X509_REQ(msg->csr, &csr);
+	enum mdmid_err rc = MDMID_ERR_INTERNAL;
+
+	if (csr_len > 0 && subject && x509u_req_spki_sha256(msg->csr, spki) &&
+	    x509u_spki_sha256(msg->signer, signer_spki)) {
+		struct request_record r = {
+			.issuer_id = svc->issuer_id,
+			.transaction_id = msg->transaction_id,
+			.message_type = msg->message_type,
+			.spki_sha256 = spki,
+			.signer_spki_sha256 = signer_spki,
+			.csr = csr,
+			.csr_len = (size_t)csr_len,
+			.subject = subject,
+			.udid = b->udid,
+			.challenge_id = b->challenge_id,
+			.renews = renews,
+			.requester_addr = peer,
+			.event_kind = event_kind(msg->message_type),
+		};
+		if ((rc = store_request_hold(st, &r)) == MDMID_OK && (rc = answer_pending(svc, msg, ans)) == MDMID_OK)
+			log_info("event=%s outcome=pending udid=%s transaction_id=\"%s\" peer=%s",
+				 event_kind(msg->message_type), b->udid[0] ? b->udid : "-", msg->transaction_id,
+				 peer ? peer : "-");
+	}
+	OPENSSL_free(csr);
+	free(subject);
+	return rc;
+}
+
 /* Checks, issues, commits and answers one verified PKCSReq or RenewalReq. */
 static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct binding *b,
 			     struct scep_answer *ans)
@@ -331,6 +505,17 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
 		goto out;
 	}
+	{
+		/* A retransmission of a request held for approval. */
+		struct request_row row;
+		if ((rc = find_request(svc, st, msg, msg->message_type, &row)) != MDMID_OK)
+			goto out;
+		if (row.found) {
+			rc = answer_request(svc, st, msg, &row, peer, ans);
+			store_request_row_clear(&row);
+			goto out;
+		}
+	}
 	if (renewal) {
 		/* No challenge: the signer must be a certificate mdmid issued, within
 		 * its validity and not revoked; the new row inherits its UDID. */
@@ -342,8 +527,13 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	 * that records the certificate, so a refused or failed request leaves it
 	 * usable and two requests racing for it get one certificate. */
 	else if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
-		 (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+		 (!(svc->require_approval || b->require_approval) &&
+		  (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK))
 		goto out;
+	if (svc->require_approval || b->require_approval) {
+		rc = hold(svc, st, msg, b, renews, peer, ans);
+		goto out;
+	}
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
 	{
 		struct cert_record c = {
@@ -456,7 +646,9 @@ void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size
 	memset(ans, 0, sizeof *ans);
 	rc = scep_msg_parse(body, len, svc->ca, &svc->policy, &msg);
 	if (rc == MDMID_OK)
-		rc = msg.ias ? lookup(svc, &msg, peer, ans) : enroll(svc, &msg, peer, &b, ans);
+		rc = msg.ias ? lookup(svc, &msg, peer, ans)
+		     : msg.poll ? poll(svc, &msg, peer, ans)
+				: enroll(svc, &msg, peer, &b, ans);
 	if (rc == MDMID_OK)
 		goto out;
 	record_failure(svc, &msg, rc, b.udid, peer);

@@ -6,6 +6,7 @@
  *   POST /v1/mdm-signature/verify  which device signed this body?
  *   GET  /v1/profiles/scep?udid=U  a .mobileconfig with a fresh challenge
  *   POST /v1/revoke              revoke by serial, issue a new CRL
+ *   GET  /v1/requests, POST /v1/requests/approve|deny  requests held for approval
  */
 #ifndef MDMID_ADMIN_HTTP_H
 #define MDMID_ADMIN_HTTP_H

@@ -7,6 +7,7 @@
 #ifndef MDMID_CHALLENGE_H
 #define MDMID_CHALLENGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/x509.h>
@@ -29,12 +30,13 @@ struct challenge_minted {
  * optionally bound to an expected CSR subject (RFC 2253 form). The caller
  * must OPENSSL_cleanse out->secret once it is handed over. */
 enum mdmid_err challenge_mint(struct store *st, const char *udid, const char *subject, unsigned ttl_seconds,
-			      struct challenge_minted *out);
+			      bool require_approval, struct challenge_minted *out);
 
 struct binding {
 	int64_t challenge_id;                    /* 0: static challenge */
 	unsigned char secret_sha256[32];         /* of the one-time challenge */
 	char udid[UDID_MAX + 1];
+	bool require_approval;                   /* the challenge holds its request */
 };
 
 /*

@@ -35,6 +35,7 @@ struct mdmid_config {
 	/* Device binding */
 	char *challenge_mode;       /* dynamic | static | both */
 	unsigned retransmission_window_seconds; /* a retransmitted PKCSReq gets its certificate again */
+	bool require_approval;      /* every request waits (PENDING) for an operator */
 	unsigned challenge_ttl_seconds;
 	char *static_udid_field;    /* where static mode finds the UDID: CN, ..., SAN:DNS */
 	unsigned crl_validity_days; /* nextUpdate - thisUpdate of the CRL */

@@ -53,6 +53,7 @@ struct scep_msg {
 	int cipher_nid;                         /* content-encryption algorithm */
 	X509_REQ *csr;                          /* PKCSReq, RenewalReq: the CSR, owned */
 	PKCS7_ISSUER_AND_SERIAL *ias;           /* GetCert, GetCRL: what is asked for, owned */
+	bool poll;                              /* CertPoll: a well-formed IssuerAndSubject */
 };
 
 /*

@@ -51,6 +51,9 @@ struct cert_record {
 	const char *method;          /* scep | scep-renewal | pkcs12 */
 	const char *batch;           /* PKCS#12 export: the batch id, or NULL */
 	int64_t renews;              /* > 0: the row a renewal replaces */
+	int64_t request_id;          /* > 0: issuing this approved request (its challenge is
+	                                consumed already); nothing is inserted when another
+	                                process issued it first (MDMID_ERR_CHALLENGE_CONSUMED) */
 	const char *transaction_id;
 	const char *requester_addr;
 };
@@ -105,14 +108,57 @@ enum mdmid_err store_batch_has(struct store *st, const char *batch, const char *
 /* The certificate of issuer_id with this serial (lower-case hex), or *out NULL. */
 enum mdmid_err store_cert_by_serial(struct store *st, int64_t issuer_id, const char *serial, X509 **out);
 
+struct request_record {
+	int64_t issuer_id;
+	const char *transaction_id;
+	int message_type;
+	const unsigned char *spki_sha256, *signer_spki_sha256; /* 32 bytes each */
+	const unsigned char *csr;
+	size_t csr_len;
+	const char *subject, *udid;
+	int64_t challenge_id, renews;  /* 0: none */
+	const char *requester_addr;
+	const char *event_kind;
+};
+/* Holds a request for approval, consuming its challenge in the same
+ * statement: MDMID_ERR_CHALLENGE_CONSUMED when another request took it. */
+enum mdmid_err store_request_hold(struct store *st, const struct request_record *r);
+
+struct request_row {
+	bool found;
+	int64_t id;
+	char decision[16];             /* pending | approved | denied */
+	int message_type;
+	unsigned char *csr;            /* malloc'd DER */
+	size_t csr_len;
+	char udid[UDID_MAX + 1];
+	int64_t challenge_id, renews;
+};
+/* The newest request of this transaction signed by this key within the
+ * window; message_type < 0 matches any. Release with store_request_row_clear. */
+enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const char *transaction_id,
+				  const unsigned char signer_spki_sha256[32], int message_type, unsigned window_seconds,
+				  struct request_row *row);
+void store_request_row_clear(struct request_row *row);
+/* The certificate issued for a request, or *out NULL. */
+enum mdmid_err store_request_cert(struct store *st, int64_t request_id, X509 **out);
+/* Approves (approve true) or denies the pending requests of a transaction;
+ * *count gets how many. */
+enum mdmid_err store_request_decide(struct store *st, const char *transaction_id, bool approve, unsigned *count);
+/* Calls fn for each pending request (transaction, type, UDID, subject, since, peer). */
+enum mdmid_err store_request_list(struct store *st,
+				  void (*fn)(void *cls, const char *tid, int type, const char *udid, const char *subject,
+					     const char *since, const char *peer),
+				  void *cls);
+
 /* Appends one event row. */
 enum mdmid_err store_event_put(struct store *st, const struct event_record *ev);
 
 /* Records a one-time challenge (only the hash of its secret); expires_at gets
  * the ISO 8601 UTC expiry. */
 enum mdmid_err store_challenge_put(struct store *st, const unsigned char secret_sha256[32], const char *udid,
-				   const char *subject, unsigned ttl_seconds, int64_t *id, char *expires_at,
-				   size_t expires_len);
+				   const char *subject, unsigned ttl_seconds, bool require_approval, int64_t *id,
+				   char *expires_at, size_t expires_len);
 
 struct challenge_row {
 	bool found;
@@ -121,6 +167,7 @@ struct challenge_row {
 	char *subject;               /* malloc'd, or NULL */
 	bool expired;
 	bool consumed;
+	bool require_approval;       /* its request waits for an operator */
 };
 /* Looks a challenge up by the hash of its secret; row->found false if unknown.
  * Release with store_challenge_row_clear. */

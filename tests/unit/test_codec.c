@@ -619,7 +619,9 @@ static void md5_digest_refused(void **state)
 	built_free(&b);
 }
 
-static void message_type_certpoll_refused(void **state)
+/* A CertPoll carries IssuerAndSubject, not a CSR: it parses, for the
+ * service to find the request it polls. */
+static void message_type_certpoll_parsed(void **state)
 {
 	struct scepc_req_opts o = {0};
 	struct built b;
@@ -627,9 +629,28 @@ static void message_type_certpoll_refused(void **state)
 	(void)state;
 
 	o.message_type = SCEPC_MSG_CERTPOLL;
-	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_ERR_MSG_TYPE);
+	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_OK);
 	assert_true(m.answerable);
 	assert_int_equal(m.message_type, 20);
+	assert_true(m.poll);
+	assert_null(m.csr);
+	scep_msg_clear(&m);
+	built_free(&b);
+}
+
+/* A message type SCEP does not define is refused. */
+static void message_type_unknown_refused(void **state)
+{
+	struct scepc_req_opts o = {0};
+	struct built b;
+	struct scep_msg m;
+	(void)state;
+
+	o.message_type = 18;
+	o.content = (const unsigned char *)"\x30\x00";
+	o.content_len = 2;
+	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_ERR_MSG_TYPE);
+	assert_true(m.answerable);
 	assert_null(m.csr);
 	scep_msg_clear(&m);
 	built_free(&b);
@@ -933,7 +954,8 @@ int main(void)
 		cmocka_unit_test(single_des_refused_by_default),
 		cmocka_unit_test(single_des_allowed_when_configured),
 		cmocka_unit_test(md5_digest_refused),
-		cmocka_unit_test(message_type_certpoll_refused),
+		cmocka_unit_test(message_type_certpoll_parsed),
+		cmocka_unit_test(message_type_unknown_refused),
 		cmocka_unit_test(message_type_certrep_refused),
 		cmocka_unit_test(ec_requester_refused),
 		cmocka_unit_test(certrep_success_ra),
