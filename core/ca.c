@@ -1,6 +1,7 @@
 /* The CA and RA key material: creation, loading, decryption and signing. */
 #include "mdmid/ca.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@ struct ca {
 	unsigned char *getcacert;  /* the GetCACert body */
 	size_t getcacert_len;
 	const char *getcacert_type;
+	STACK_OF(X509) *next;      /* rollover: the next RA and CA, from DIR/next */
+	unsigned char *getnextcacert; /* their GetNextCACert body, signed by this CA */
+	size_t getnextcacert_len;
+	STACK_OF(X509) *previous;  /* CAs this one replaced, from DIR/previous/(each)/ca.pem */
 };
 
 static void set_err(char *err, size_t errlen, const char *what, const char *path)
@@ -295,6 +300,87 @@ out:
 	return ok;
 }
 
+/*
+ * GetNextCACert (RFC 8894 section 4.7): a SignedData by the current CA whose
+ * content is a degenerate certs-only SignedData of the next CA (and RA).
+ */
+static int build_getnextcacert(struct ca *ca)
+{
+	unsigned char *inner = NULL;
+	size_t inner_len = 0;
+	BIO *in = NULL;
+	PKCS7 *p7 = NULL;
+	int n, ok = 0;
+
+	if (!x509u_degenerate_p7(ca->next, &inner, &inner_len) || !(in = BIO_new_mem_buf(inner, (int)inner_len)) ||
+	    !(p7 = PKCS7_sign(ca->cert, ca->key, NULL, in, PKCS7_BINARY | PKCS7_NOSMIMECAP)) ||
+	    (n = i2d_PKCS7(p7, &ca->getnextcacert)) <= 0)
+		goto out;
+	ca->getnextcacert_len = (size_t)n;
+	ok = 1;
+out:
+	ERR_clear_error();
+	PKCS7_free(p7);
+	BIO_free(in);
+	OPENSSL_free(inner);
+	return ok;
+}
+
+/* DIR/next (a rollover in progress) and DIR/previous/(each) (replaced CAs). */
+static int load_rollover(struct ca *ca, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	X509 *x;
+	DIR *d;
+	struct dirent *e;
+
+	if (!(ca->previous = sk_X509_new_null())) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/next/ca.pem", dir);
+	if (access(path, F_OK) == 0) {
+		if (!(ca->next = sk_X509_new_null())) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(path, sizeof path, "%s/next/ra.pem", dir);
+		if (access(path, F_OK) == 0) {
+			if (!(x = load_certs(path, NULL, err, errlen)) || !sk_X509_push(ca->next, x)) {
+				X509_free(x);
+				return -1;
+			}
+		}
+		snprintf(path, sizeof path, "%s/next/ca.pem", dir);
+		if (!(x = load_certs(path, NULL, err, errlen)) || !sk_X509_push(ca->next, x)) {
+			X509_free(x);
+			return -1;
+		}
+		if (!build_getnextcacert(ca)) {
+			set_err(err, errlen, "encoding the GetNextCACert answer", NULL);
+			return -1;
+		}
+	}
+	snprintf(path, sizeof path, "%s/previous", dir);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((e = readdir(d))) {
+		char pem[4400];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(pem, sizeof pem, "%s/%s/ca.pem", path, e->d_name);
+		if (access(pem, F_OK) != 0)
+			continue;
+		if (!(x = load_certs(pem, NULL, err, errlen)) || !sk_X509_push(ca->previous, x)) {
+			X509_free(x);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_t errlen)
 {
 	char *ca_pem = path_join(dir, "ca.pem"), *ca_key = path_join(dir, "ca.key");
@@ -350,6 +436,8 @@ int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_
 		set_err(err, errlen, "encoding the GetCACert answer", NULL);
 		goto out;
 	}
+	if (load_rollover(ca, dir, err, errlen) < 0)
+		goto out;
 	*out = ca;
 	ca = NULL;
 	rc = 0;
@@ -369,10 +457,29 @@ void ca_free(struct ca *ca)
 	X509_free(ca->ra_cert);
 	EVP_PKEY_free(ca->ra_key);
 	OPENSSL_free(ca->getcacert);
+	sk_X509_pop_free(ca->next, X509_free);
+	OPENSSL_free(ca->getnextcacert);
+	sk_X509_pop_free(ca->previous, X509_free);
 	free(ca);
 }
 
 X509 *ca_get0_cert(const struct ca *ca) { return ca->cert; }
+bool ca_has_next(const struct ca *ca) { return ca->next != NULL; }
+STACK_OF(X509) *ca_get0_previous(const struct ca *ca) { return ca->previous; }
+
+void ca_get0_getnextcacert(const struct ca *ca, const unsigned char **body, size_t *len)
+{
+	*body = ca->getnextcacert;
+	*len = ca->getnextcacert_len;
+}
+
+X509 *ca_cross_certify(const struct ca *ca, X509 *next, unsigned days)
+{
+	/* The next CA's name and key, certified by this CA: devices and relying
+	 * parties that trust only this CA can reach the next one. */
+	return make_cert(X509_get0_pubkey(next), X509_get_subject_name(next), ca->cert, ca->key, days,
+			 "critical,CA:TRUE", "critical,keyCertSign,cRLSign");
+}
 X509 *ca_get0_responder_cert(const struct ca *ca) { return ca->ra_cert ? ca->ra_cert : ca->cert; }
 bool ca_has_ra(const struct ca *ca) { return ca->ra_cert != NULL; }
 STACK_OF(X509) *ca_get0_chain(const struct ca *ca) { return ca->chain; }

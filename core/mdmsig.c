@@ -27,6 +27,10 @@ struct mdmsig_verifier *mdmsig_verifier_new(const struct ca *ca)
 	for (int i = 0; i < sk_X509_num(chain); i++)
 		if (!X509_STORE_add_cert(v->trust, sk_X509_value(chain, i)))
 			goto fail;
+	/* Identities from a CA that a rollover replaced stay valid until they expire. */
+	for (int i = 0; i < sk_X509_num(ca_get0_previous(ca)); i++)
+		if (!X509_STORE_add_cert(v->trust, sk_X509_value(ca_get0_previous(ca), i)))
+			goto fail;
 	return v;
 fail:
 	mdmsig_verifier_free(v);

@@ -44,6 +44,8 @@ static void scep_operation(struct scep_http *h, const struct http_request *req, 
 	} else if (strcasecmp(op, "GetCACert") == 0) {
 		/* Apple sends its payload name as message=: it is ignored. */
 		scep_svc_getcacert(h->svc, ans);
+	} else if (strcasecmp(op, "GetNextCACert") == 0) {
+		scep_svc_getnextcacert(h->svc, ans);
 	} else if (is_post) {
 		/* Whatever the Content-Type: scepclient sends octet-stream. */
 		scep_svc_pkioperation(h->svc, req->body, req->body_len, req->peer, ans);
@@ -91,7 +93,8 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 		return;
 	}
 	op = http_query_arg(req, "operation");
-	if (!op || (strcasecmp(op, "GetCACaps") && strcasecmp(op, "GetCACert") && strcasecmp(op, "PKIOperation"))) {
+	if (!op || (strcasecmp(op, "GetCACaps") && strcasecmp(op, "GetCACert") && strcasecmp(op, "GetNextCACert") &&
+		    strcasecmp(op, "PKIOperation"))) {
 		reply_text(reply, 400, "unknown or missing operation\n", "bad_operation");
 		return;
 	}

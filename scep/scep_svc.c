@@ -64,8 +64,15 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	svc->crl = (struct crl_ctx){.ca = ca, .issuer_id = svc->issuer_id, .validity_days = cfg->crl_validity_days};
 	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
 	 * site that wants GET-only clients turns both off. */
-	snprintf(svc->caps, sizeof svc->caps, "%sRenewal\nSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
-		 cfg->advertise_post ? "POSTPKIOperation\nSCEPStandard\n" : "");
+	snprintf(svc->caps, sizeof svc->caps, "%sRenewal\n%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
+		 cfg->advertise_post ? "POSTPKIOperation\nSCEPStandard\n" : "",
+		 ca_has_next(ca) ? "GetNextCACert\n" : "");
+	/* Certificates of replaced CAs keep naming their issuer row. */
+	for (int i = 0; i < sk_X509_num(ca_get0_previous(ca)); i++) {
+		int64_t id;
+		if (store_issuer_put(st, sk_X509_value(ca_get0_previous(ca), i), "ca", &id, err, errlen) != MDMID_OK)
+			goto fail;
+	}
 	return svc;
 fail:
 	scep_svc_free(svc);
@@ -98,6 +105,20 @@ static void answer_static(struct scep_answer *ans, int status, const char *type,
 void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans)
 {
 	answer_static(ans, 200, "text/plain", svc->caps, strlen(svc->caps));
+}
+
+void scep_svc_getnextcacert(struct scep_svc *svc, struct scep_answer *ans)
+{
+	const unsigned char *body;
+	size_t len;
+
+	if (!ca_has_next(svc->ca)) {
+		answer_static(ans, 404, "text/plain", "no next CA\n", 11);
+		ans->error = "no_next_ca";
+		return;
+	}
+	ca_get0_getnextcacert(svc->ca, &body, &len);
+	answer_static(ans, 200, "application/x-x509-next-ca-cert", body, len);
 }
 
 void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans)
@@ -284,6 +305,18 @@ static enum mdmid_err answer_retransmission(struct scep_svc *svc, struct store *
 	return MDMID_OK;
 }
 
+/* Issued by the current CA, or by one it replaced (renewals across a rollover). */
+static bool issued_by_us(struct scep_svc *svc, X509 *cert)
+{
+	STACK_OF(X509) *prev = ca_get0_previous(svc->ca);
+	if (X509_check_issued(ca_get0_cert(svc->ca), cert) == X509_V_OK)
+		return true;
+	for (int i = 0; i < sk_X509_num(prev); i++)
+		if (X509_check_issued(sk_X509_value(prev, i), cert) == X509_V_OK)
+			return true;
+	return false;
+}
+
 /* A RenewalReq's signer: a certificate mdmid issued, within its validity,
  * neither revoked nor abandoned. Its row gives the UDID and the row renewed. */
 static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
@@ -299,7 +332,7 @@ static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, con
 		return rc;
 	/* A certificate with this fingerprint but not signed by this CA cannot
 	 * exist in the table; a foreign signer simply has no row. */
-	if (!row.found || X509_check_issued(ca_get0_cert(svc->ca), msg->signer) != X509_V_OK)
+	if (!row.found || !issued_by_us(svc, msg->signer))
 		return MDMID_ERR_RENEWAL_SIGNER_UNKNOWN;
 	memcpy(b->udid, row.udid, sizeof b->udid);
 	if (strcmp(row.status, "issued") != 0)

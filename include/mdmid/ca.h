@@ -40,6 +40,15 @@ bool ca_has_ra(const struct ca *ca);
 /* Certificates above the CA (for an intermediate CA); may be empty. */
 STACK_OF(X509) *ca_get0_chain(const struct ca *ca);
 
+/* A rollover in progress (DIR/next): its GetNextCACert answer. */
+bool ca_has_next(const struct ca *ca);
+void ca_get0_getnextcacert(const struct ca *ca, const unsigned char **body, size_t *len);
+/* CAs this one replaced (DIR/previous): their certificates stay trusted for
+ * renewals and Mdm-Signature. */
+STACK_OF(X509) *ca_get0_previous(const struct ca *ca);
+/* A certificate for next's name and key signed by this CA (a cross-certificate). */
+X509 *ca_cross_certify(const struct ca *ca, X509 *next, unsigned days);
+
 /* The GetCACert answer, built once at load. */
 void ca_get0_getcacert(const struct ca *ca, const unsigned char **body, size_t *len, const char **content_type);
 

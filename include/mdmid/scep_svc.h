@@ -38,6 +38,8 @@ void scep_svc_free(struct scep_svc *svc);
 
 void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans);
 void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans);
+/* The next CA during a rollover (404 without one). */
+void scep_svc_getnextcacert(struct scep_svc *svc, struct scep_answer *ans);
 /* The latest CRL in DER (issued first when none is fresh): GET /crl. */
 void scep_svc_crl(struct scep_svc *svc, struct scep_answer *ans);
 /* A pkiMessage from peer (textual address, may be NULL). */
