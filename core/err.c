@@ -47,6 +47,7 @@ static const struct mdmid_err_info err_table[MDMID_ERR__MAX] = {
 	[MDMID_ERR_RENEWAL_SIGNER_EXPIRED] = {"renewal_signer_expired", SCEP_FAIL_BAD_TIME, 400, "the RenewalReq's signer certificate is outside its validity"},
 	[MDMID_ERR_RENEWAL_SIGNER_REVOKED] = {"renewal_signer_revoked", SCEP_FAIL_BAD_REQUEST, 400, "the RenewalReq's signer certificate is revoked"},
 	[MDMID_ERR_REQUEST_DENIED] = {"request_denied", SCEP_FAIL_BAD_REQUEST, 400, "the request was denied by an operator"},
+	[MDMID_ERR_TRANSACTION_KEY] = {"transaction_key_mismatch", SCEP_FAIL_BAD_REQUEST, 400, "this transactionID belongs to a request with another key"},
 	[MDMID_ERR_ISSUE] = {"issue", SCEP_FAIL_BAD_REQUEST, 500, "the certificate could not be signed"},
 };
 

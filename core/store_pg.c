@@ -104,6 +104,13 @@ static const struct {
 	 " SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r",
 	 2},
 	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
+	/* The same transaction ID, within the window, from another key. */
+	{"transaction_other_key",
+	 "SELECT EXISTS (SELECT 1 FROM certificate WHERE issuer_id = $1 AND transaction_id = $2 AND method = $3"
+	 "   AND spki_sha256 <> $4 AND created_at > now() - make_interval(secs => $5::integer))"
+	 " OR EXISTS (SELECT 1 FROM request WHERE issuer_id = $1 AND transaction_id = $2 AND message_type = $6::integer"
+	 "   AND signer_spki_sha256 <> $7 AND created_at > now() - make_interval(secs => $5::integer))",
+	 7},
 	{"cert_by_serial", "SELECT der FROM certificate WHERE issuer_id = $1 AND serial = $2", 2},
 	{"batch_has",
 	 "SELECT count(*) FROM certificate WHERE batch = $1 AND udid = $2 AND sha256 = $3 AND status = 'issued'", 3},

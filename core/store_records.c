@@ -650,3 +650,26 @@ enum mdmid_err store_request_list(struct store *st,
 	PQclear(r);
 	return rc;
 }
+
+enum mdmid_err store_transaction_other_key(struct store *st, int64_t issuer_id, const char *transaction_id,
+					   const char *method, int message_type, const unsigned char spki_sha256[32],
+					   const unsigned char signer_spki_sha256[32], unsigned window_seconds,
+					   bool *other)
+{
+	char issuer[24], win[16], mt[16], err[512];
+	const char *vals[7] = {issuer, transaction_id, method, (const char *)spki_sha256, win, mt,
+			       (const char *)signer_spki_sha256};
+	int lens[7] = {0, 0, 0, 32, 0, 0, 32}, fmts[7] = {0, 0, 0, 1, 0, 0, 1};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	snprintf(win, sizeof win, "%u", window_seconds);
+	snprintf(mt, sizeof mt, "%d", message_type);
+	rc = store_run(st, "transaction_other_key", 7, vals, lens, fmts, &r, err, sizeof err);
+	*other = rc == MDMID_OK && PQntuples(r) == 1 && is_true(r, 0, 0);
+	if (rc != MDMID_OK)
+		log_error("msg=\"transaction look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	PQclear(r);
+	return rc;
+}

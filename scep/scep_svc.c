@@ -549,6 +549,23 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			goto out;
 		}
 	}
+	if (svc->retransmission_window) {
+		/* Not a retransmission, yet the transaction ID is taken by another key. */
+		unsigned char spki[32], signer_spki[32];
+		bool other = false;
+		if (!x509u_req_spki_sha256(msg->csr, spki) || !x509u_spki_sha256(msg->signer, signer_spki)) {
+			rc = MDMID_ERR_INTERNAL;
+			goto out;
+		}
+		if ((rc = store_transaction_other_key(st, svc->issuer_id, msg->transaction_id,
+						      renewal ? "scep-renewal" : "scep", msg->message_type, spki,
+						      signer_spki, svc->retransmission_window, &other)) != MDMID_OK)
+			goto out;
+		if (other) {
+			rc = MDMID_ERR_TRANSACTION_KEY;
+			goto out;
+		}
+	}
 	if (renewal) {
 		/* No challenge: the signer must be a certificate mdmid issued, within
 		 * its validity and not revoked; the new row inherits its UDID. */

@@ -184,6 +184,14 @@ enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, co
 					 const unsigned char spki_sha256[32], const char *method,
 					 unsigned window_seconds, X509 **out);
 
+/* Whether this transaction ID was used, within the window, by another key:
+ * a certificate of this method for another CSR key, or a held request of this
+ * message type signed by another key. */
+enum mdmid_err store_transaction_other_key(struct store *st, int64_t issuer_id, const char *transaction_id,
+					   const char *method, int message_type, const unsigned char spki_sha256[32],
+					   const unsigned char signer_spki_sha256[32], unsigned window_seconds,
+					   bool *other);
+
 struct cert_row {
 	bool found;
 	int64_t id;

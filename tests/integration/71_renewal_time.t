@@ -66,6 +66,20 @@ req revoked 17 --key "$KEY" --cn "$UDID" --signer-cert "$T/old.pem" --transactio
 is "$STATUS/$FAILINFO" "2/2" "a revoked signer: FAILURE badRequest"
 is "$(last_event)" "renewal_signer_revoked/badRequest" "... event renewal_signer_revoked"
 
+# The same transaction ID from another key is refused; from the same key it
+# is a retransmission (the same certificate).
+KEY=$T/tx1.key
+req tx1 19 --key "$KEY" --challenge "$CHALLENGE" --cn "$(udid_for tx)" --transaction-id shared-tid
+is "$STATUS" 0 "a PKCSReq with transaction ID shared-tid"
+KEY=$T/tx2.key
+req tx2 19 --key "$KEY" --challenge "$CHALLENGE" --cn "$(udid_for tx)" --transaction-id shared-tid
+is "$STATUS/$FAILINFO" "2/2" "the same transaction ID with another key: FAILURE badRequest"
+is "$(last_event)" "transaction_key_mismatch/badRequest" "... event transaction_key_mismatch"
+KEY=$T/tx1.key
+req tx1b 19 --key "$KEY" --challenge "$CHALLENGE" --cn "$(udid_for tx)" --transaction-id shared-tid
+is "$STATUS/$(openssl x509 -in "$T/tx1b.pem" -noout -serial)" "0/$(openssl x509 -in "$T/tx1.pem" -noout -serial)" \
+	"... and with the same key: the same certificate again"
+
 # signingTime far from the server clock.
 KEY=$T/time.key
 req skewed 19 --key "$KEY" --challenge "$CHALLENGE" --cn "$(udid_for skewed)" --signing-time -172800
