@@ -99,33 +99,60 @@ out:
 
 int ca_activate(const char *dir, char *err, size_t errlen)
 {
-	char next[4096], prev[4096], stamp[32], from[4400], to[4400];
+	char next[4096], prev[4200], stamp[32], from[4400], to[4400], marker[4200];
 	time_t now = time(NULL);
 	struct tm tm;
+	FILE *f;
 
 	snprintf(next, sizeof next, "%s/next", dir);
-	snprintf(from, sizeof from, "%s/ca.pem", next);
-	if (access(from, F_OK) != 0) {
+	snprintf(marker, sizeof marker, "%s/activating", next);
+	if (access(next, F_OK) != 0) {
 		snprintf(err, errlen, "%s holds no next CA: run mdmid ca rollover first", next);
 		return -1;
 	}
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	/* next/activating names the previous/ directory of a switch in progress,
+	 * so that running activate again after a crash finishes it. */
+	if ((f = fopen(marker, "r"))) {
+		if (!fgets(stamp, sizeof stamp, f))
+			stamp[0] = '\0';
+		fclose(f);
+		stamp[strcspn(stamp, "\n")] = '\0';
+	} else {
+		snprintf(from, sizeof from, "%s/ca.pem", next);
+		if (access(from, F_OK) != 0) {
+			snprintf(err, errlen, "%s holds no next CA: run mdmid ca rollover first", next);
+			return -1;
+		}
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+		if (file_write_atomic(marker, stamp, strlen(stamp), 0600) < 0) {
+			snprintf(err, errlen, "writing %s: %s", marker, strerror(errno));
+			return -1;
+		}
+	}
+	if (!stamp[0]) {
+		snprintf(err, errlen, "%s is empty: remove it and run activate again", marker);
+		return -1;
+	}
 	snprintf(prev, sizeof prev, "%s/previous", dir);
 	if (mkdir(prev, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", prev, strerror(errno));
 		return -1;
 	}
 	snprintf(prev, sizeof prev, "%s/previous/%s", dir, stamp);
-	if (mkdir(prev, 0700) < 0) {
+	if (mkdir(prev, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", prev, strerror(errno));
 		return -1;
 	}
 	/* The current files go first, so that a crash halfway leaves DIR
-	 * without a CA (refused at start-up) rather than with a mixed one. */
+	 * without a CA (refused at start-up) rather than with a mixed one;
+	 * a file already moved is skipped when this runs again. */
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(from, sizeof from, "%s/%s", dir, files[i]);
+		snprintf(from, sizeof from, "%s/%s", next, files[i]);
 		snprintf(to, sizeof to, "%s/%s", prev, files[i]);
+		if (access(from, F_OK) != 0)
+			continue; /* moved into place already: the current one left before */
+		snprintf(from, sizeof from, "%s/%s", dir, files[i]);
 		if (rename(from, to) < 0 && errno != ENOENT) {
 			snprintf(err, errlen, "moving %s: %s", from, strerror(errno));
 			return -1;
@@ -141,12 +168,8 @@ int ca_activate(const char *dir, char *err, size_t errlen)
 	}
 	snprintf(from, sizeof from, "%s/cross.pem", next);
 	snprintf(to, sizeof to, "%s/cross.pem", prev);
-	if (rename(from, to) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "moving %s: %s", from, strerror(errno));
-		return -1;
-	}
-	if (rmdir(next) < 0) {
-		snprintf(err, errlen, "removing %s: %s", next, strerror(errno));
+	if ((rename(from, to) < 0 && errno != ENOENT) || unlink(marker) < 0 || rmdir(next) < 0) {
+		snprintf(err, errlen, "finishing in %s: %s", next, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -61,13 +61,18 @@ static const struct {
 	 "SELECT id, decision, message_type, csr, coalesce(udid, ''), coalesce(challenge_id, 0), coalesce(renews, 0)"
 	 " FROM request WHERE issuer_id = $1 AND transaction_id = $2 AND signer_spki_sha256 = $3"
 	 " AND ($4::integer < 0 OR message_type = $4::integer)"
-	 " AND created_at > now() - make_interval(secs => $5::integer) ORDER BY id DESC LIMIT 1",
+	 " AND ($5::integer = 0 OR created_at > now() - make_interval(secs => $5::integer))"
+	 " ORDER BY id DESC LIMIT 1",
 	 5},
 	{"request_cert",
 	 "SELECT c.der FROM request r JOIN certificate c ON c.id = r.certificate_id WHERE r.id = $1", 1},
+	/* One decision, one request: a transaction ID that several pending
+	 * requests share (another key, another type) is decided for none. */
 	{"request_decide",
 	 "WITH d AS (UPDATE request SET decision = $2, decided_at = now() WHERE transaction_id = $1"
-	 "   AND decision = 'pending' RETURNING udid)"
+	 "   AND decision = 'pending'"
+	 "   AND (SELECT count(*) FROM request WHERE transaction_id = $1 AND decision = 'pending') = 1"
+	 "   RETURNING udid)"
 	 " INSERT INTO event (kind, outcome, transaction_id, udid, detail)"
 	 " SELECT 'request.' || $2, 'success', $1, d.udid, 'decided by an operator' FROM d",
 	 2},

@@ -364,7 +364,7 @@ enum mdmid_err store_crl_issue(struct store *st, int64_t issuer_id, crl_sign_fn 
 	if (!exec_ok(st->conn, "BEGIN", 0, NULL, NULL, err, sizeof err) ||
 	    !exec_ok(st->conn, "SELECT pg_advisory_xact_lock(hashtext('mdmid-crl'))", 0, NULL, NULL, err, sizeof err) ||
 	    !exec_ok(st->conn,
-		     "SELECT serial, extract(epoch FROM revoked_at)::bigint, coalesce(revocation_reason, 'unspecified')"
+		     "SELECT serial, floor(extract(epoch FROM revoked_at))::bigint, coalesce(revocation_reason, 'unspecified')"
 		     " FROM certificate WHERE issuer_id = $1 AND status IN ('revoked', 'abandoned') AND not_after > now()"
 		     " ORDER BY revoked_at, serial",
 		     1, one, &r, err, sizeof err))

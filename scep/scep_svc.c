@@ -337,6 +337,13 @@ static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, con
 	memcpy(b->udid, row.udid, sizeof b->udid);
 	if (strcmp(row.status, "issued") != 0)
 		return MDMID_ERR_RENEWAL_SIGNER_REVOKED;
+	/* The new certificate is the same device's: a CSR naming a UDID where
+	 * static mode reads it must name the renewed row's. */
+	{
+		char named[UDID_MAX + 1];
+		if (policy_csr_udid(&svc->policy, msg->csr, named) == 0 && strcmp(named, row.udid) != 0)
+			return MDMID_ERR_UDID_MISMATCH;
+	}
 	if (row.expired || row.not_yet_valid)
 		return MDMID_ERR_RENEWAL_SIGNER_EXPIRED;
 	*renews = row.id;
@@ -459,8 +466,10 @@ static enum mdmid_err find_request(struct scep_svc *svc, struct store *st, const
 	memset(row, 0, sizeof *row);
 	if (!x509u_spki_sha256(msg->signer, spki))
 		return MDMID_ERR_INTERNAL;
+	/* A poll finds its request whatever its age (window 0): a request may
+	 * wait for an operator longer than the retransmission window. */
 	return store_request_find(st, svc->issuer_id, msg->transaction_id, spki, type,
-				  svc->retransmission_window ? svc->retransmission_window : 86400, row);
+				  type < 0 ? 0 : svc->retransmission_window ? svc->retransmission_window : 86400, row);
 }
 
 /* CertPoll: the state of the request it polls. */
@@ -505,7 +514,16 @@ static enum mdmid_err hold(struct scep_svc *svc, struct store *st, const struct 
 			.requester_addr = peer,
 			.event_kind = event_kind(msg->message_type),
 		};
-		if ((rc = store_request_hold(st, &r)) == MDMID_OK && (rc = answer_pending(svc, msg, ans)) == MDMID_OK)
+		rc = store_request_hold(st, &r);
+		if (rc == MDMID_ERR_CHALLENGE_CONSUMED) {
+			/* Held already, by this very statement resent after a broken
+			 * connection? Then it is pending, not refused. */
+			struct request_row row;
+			if (find_request(svc, st, msg, msg->message_type, &row) == MDMID_OK && row.found)
+				rc = MDMID_OK;
+			store_request_row_clear(&row);
+		}
+		if (rc == MDMID_OK && (rc = answer_pending(svc, msg, ans)) == MDMID_OK)
 			log_info("event=%s outcome=pending udid=%s transaction_id=\"%s\" peer=%s",
 				 event_kind(msg->message_type), b->udid[0] ? b->udid : "-", msg->transaction_id,
 				 peer ? peer : "-");
@@ -549,8 +567,9 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			goto out;
 		}
 	}
-	if (svc->retransmission_window) {
-		/* Not a retransmission, yet the transaction ID is taken by another key. */
+	{
+		/* Not a retransmission, yet the transaction ID is taken by another key
+		 * (checked whatever the window: approvals go by transaction ID). */
 		unsigned char spki[32], signer_spki[32];
 		bool other = false;
 		if (!x509u_req_spki_sha256(msg->csr, spki) || !x509u_spki_sha256(msg->signer, signer_spki)) {
@@ -559,7 +578,9 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		}
 		if ((rc = store_transaction_other_key(st, svc->issuer_id, msg->transaction_id,
 						      renewal ? "scep-renewal" : "scep", msg->message_type, spki,
-						      signer_spki, svc->retransmission_window, &other)) != MDMID_OK)
+						      signer_spki,
+						      svc->retransmission_window ? svc->retransmission_window : 86400,
+						      &other)) != MDMID_OK)
 			goto out;
 		if (other) {
 			rc = MDMID_ERR_TRANSACTION_KEY;
@@ -576,9 +597,10 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	/* The challenge is only looked up here; it is consumed by the statement
 	 * that records the certificate, so a refused or failed request leaves it
 	 * usable and two requests racing for it get one certificate. */
+	/* The certificate is built even for a request that will be held, so
+	 * that a CSR the policy refuses is refused now, not after approval. */
 	else if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
-		 (!(svc->require_approval || b->require_approval) &&
-		  (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK))
+		 (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
 		goto out;
 	if (svc->require_approval || b->require_approval) {
 		rc = hold(svc, st, msg, b, renews, peer, ans);

@@ -45,6 +45,11 @@ openssl pkcs7 -inform DER -in "$T/newkey.p7" -print_certs -out "$T/newkey.pem"
 is "$(openssl x509 -in "$T/newkey.pem" -noout -pubkey)" "$(openssl pkey -in "$T/new.key" -pubout)" \
 	"... for the new key, in a reply encrypted to the old certificate"
 
+KEY=$T/other.key
+req otherudid 17 --key "$KEY" --cn "$(udid_for someone-else)" --signer-cert "$T/old.pem" --signer-key "$T/old.key"
+is "$STATUS/$FAILINFO" "2/2" "a RenewalReq whose CSR names another device: FAILURE badRequest"
+is "$(last_event)" "udid_mismatch/badRequest" "... event udid_mismatch"
+
 KEY=$T/stranger.key
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -subj "/CN=$UDID" -days 30 -out "$T/stranger.pem" 2>/dev/null
 req stranger 17 --key "$KEY" --cn "$UDID" --signer-cert "$T/stranger.pem"

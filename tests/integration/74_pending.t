@@ -72,6 +72,16 @@ is "$(q "select error from event where transaction_id = 'tid-b' order by id desc
 send c 20 tid-unknown
 is "$STATUS/$FAILINFO" "2/4" "CertPoll for no request: FAILURE badCertId"
 
+# A CSR the policy refuses is refused before it is held (its challenge stays usable).
+mint true
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/f.key" 2>/dev/null
+openssl req -new -key "$T/f.key" -addext "subjectAltName=IP:10.0.0.1" -out "$T/f.csr" -config <(printf \
+	'[req]\nprompt=no\ndistinguished_name=dn\nattributes=attrs\n[dn]\nCN=x\n[attrs]\nchallengePassword=%s\n' "$SECRET")
+send f 19 tid-f --csr "$T/f.csr"
+is "$STATUS/$FAILINFO" "2/2" "a held challenge with a CSR the policy refuses: FAILURE at once, not PENDING"
+is "$(q "select count(*) from request where transaction_id = 'tid-f'")" 0 "... nothing held"
+is "$(q "select consumed_at is null from challenge order by id desc limit 1")" t "... and the challenge still usable"
+
 # Without require_approval the challenge issues at once.
 mint false
 send d 19 tid-d --challenge "$SECRET"
