@@ -206,6 +206,19 @@ void scep_svc_refused(struct scep_svc *svc, enum mdmid_err e, const char *peer, 
 }
 
 /* Answers msg with a signed FAILURE CertRep naming e. */
+/* Builds a CertRep into ans: HTTP 200, application/x-pki-message. */
+static enum mdmid_err answer_rep(struct scep_svc *svc, const struct scep_rep *rep, struct scep_answer *ans)
+{
+	enum mdmid_err rc = scep_rep_build(svc->ca, rep, &ans->body, &ans->len);
+
+	if (rc == MDMID_OK) {
+		ans->http_status = 200;
+		ans->content_type = "application/x-pki-message";
+		ans->body_static = false;
+	}
+	return rc;
+}
+
 static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enum mdmid_err e,
 			   struct scep_answer *ans)
 {
@@ -220,13 +233,8 @@ static void answer_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 		.digest_nid = msg->digest_nid,
 	};
 	ans->error = info->name;
-	if (scep_rep_build(svc->ca, &rep, &ans->body, &ans->len) != MDMID_OK) {
+	if (answer_rep(svc, &rep, ans) != MDMID_OK)
 		answer_http_error(ans, MDMID_ERR_INTERNAL);
-		return;
-	}
-	ans->http_status = 200;
-	ans->content_type = "application/x-pki-message";
-	ans->body_static = false;
 }
 
 /* A SUCCESS CertRep carrying cert (or crl), encrypted to the requester. */
@@ -253,14 +261,7 @@ static enum mdmid_err answer_success_crl(struct scep_svc *svc, const struct scep
 		.issued = cert,
 		.crl = crl,
 	};
-	enum mdmid_err rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len);
-
-	if (rc == MDMID_OK) {
-		ans->http_status = 200;
-		ans->content_type = "application/x-pki-message";
-		ans->body_static = false;
-	}
-	return rc;
+	return answer_rep(svc, &rep, ans);
 }
 
 /* The certificate already issued for this transaction to this key, if any. */
@@ -360,14 +361,7 @@ static enum mdmid_err answer_pending(struct scep_svc *svc, const struct scep_msg
 		.recipient_nonce_len = msg->sender_nonce_len,
 		.digest_nid = msg->digest_nid,
 	};
-	enum mdmid_err rc = scep_rep_build(svc->ca, &rep, &ans->body, &ans->len);
-
-	if (rc == MDMID_OK) {
-		ans->http_status = 200;
-		ans->content_type = "application/x-pki-message";
-		ans->body_static = false;
-	}
-	return rc;
+	return answer_rep(svc, &rep, ans);
 }
 
 static void record(struct store *st, const struct scep_msg *msg, const char *outcome, const char *serial,
