@@ -57,13 +57,16 @@ static const struct {
 	 " INSERT INTO event (kind, outcome, transaction_id, message_type, udid, requester_addr, detail)"
 	 " SELECT $12::text, 'pending', $2::text, $3::integer, $8::text, $11::inet, 'held for approval' FROM r",
 	 12},
+	/* Whichever CA was issuing when it was held: a request survives a
+	 * rollover and is issued by the current CA. */
 	{"request_find",
 	 "SELECT id, decision, message_type, csr, coalesce(udid, ''), coalesce(challenge_id, 0), coalesce(renews, 0)"
-	 " FROM request WHERE issuer_id = $1 AND transaction_id = $2 AND signer_spki_sha256 = $3"
-	 " AND ($4::integer < 0 OR message_type = $4::integer)"
-	 " AND ($5::integer = 0 OR created_at > now() - make_interval(secs => $5::integer))"
+	 " FROM request WHERE transaction_id = $1 AND signer_spki_sha256 = $2"
+	 " AND ($3::integer < 0 OR message_type = $3::integer)"
+	 " AND ($4::integer = 0 OR created_at > now() - make_interval(secs => $4::integer))"
 	 " ORDER BY id DESC LIMIT 1",
-	 5},
+	 4},
+	{"cert_state_by_id", "SELECT status, now() >= not_after FROM certificate WHERE id = $1", 1},
 	{"request_cert",
 	 "SELECT c.der FROM request r JOIN certificate c ON c.id = r.certificate_id WHERE r.id = $1", 1},
 	/* One decision, one request: a transaction ID that several pending

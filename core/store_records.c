@@ -540,19 +540,19 @@ enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const cha
 				  const unsigned char signer_spki_sha256[32], int message_type, unsigned window_seconds,
 				  struct request_row *row)
 {
-	char issuer[24], mt[16], win[16], err[512];
-	const char *vals[5] = {issuer, transaction_id, (const char *)signer_spki_sha256, mt, win};
-	int lens[5] = {0, 0, 32, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
+	char mt[16], win[16], err[512];
+	const char *vals[4] = {transaction_id, (const char *)signer_spki_sha256, mt, win};
+	int lens[4] = {0, 32, 0, 0}, fmts[4] = {0, 1, 0, 0};
 	PGresult *r = NULL;
 	enum mdmid_err rc;
 
+	(void)issuer_id; /* requests are found across CAs: they survive a rollover */
 	memset(row, 0, sizeof *row);
-	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
 	snprintf(mt, sizeof mt, "%d", message_type);
 	snprintf(win, sizeof win, "%u", window_seconds);
 	/* Text results but for the CSR: run it twice would be silly, so the
 	 * whole row comes in binary and the integers are decoded here. */
-	rc = store_run_binary(st, "request_find", 5, vals, lens, fmts, &r, err, sizeof err);
+	rc = store_run_binary(st, "request_find", 4, vals, lens, fmts, &r, err, sizeof err);
 	if (rc != MDMID_OK) {
 		log_error("msg=\"request look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 		return rc;
@@ -670,6 +670,21 @@ enum mdmid_err store_transaction_other_key(struct store *st, int64_t issuer_id, 
 	*other = rc == MDMID_OK && PQntuples(r) == 1 && is_true(r, 0, 0);
 	if (rc != MDMID_OK)
 		log_error("msg=\"transaction look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_cert_state(struct store *st, int64_t id, bool *issued, bool *expired)
+{
+	char sid[24], err[512];
+	const char *vals[1] = {sid};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	snprintf(sid, sizeof sid, "%lld", (long long)id);
+	rc = store_run(st, "cert_state_by_id", 1, vals, NULL, NULL, &r, err, sizeof err);
+	*issued = rc == MDMID_OK && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "issued");
+	*expired = rc == MDMID_OK && PQntuples(r) == 1 && is_true(r, 0, 1);
 	PQclear(r);
 	return rc;
 }

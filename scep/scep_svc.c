@@ -405,6 +405,16 @@ static enum mdmid_err answer_request(struct scep_svc *svc, struct store *st, con
 		return MDMID_ERR_REQUEST_DENIED;
 	if ((rc = store_request_cert(st, row->id, &cert)) != MDMID_OK)
 		return rc;
+	if (!cert && row->renews > 0) {
+		/* A held renewal: its signer must still be good when it is issued. */
+		bool issued = false, expired = false;
+		if ((rc = store_cert_state(st, row->renews, &issued, &expired)) != MDMID_OK)
+			goto out;
+		if (!issued || expired) {
+			rc = !issued ? MDMID_ERR_RENEWAL_SIGNER_REVOKED : MDMID_ERR_RENEWAL_SIGNER_EXPIRED;
+			goto out;
+		}
+	}
 	if (!cert) {
 		struct cert_record c = {
 			.issuer_id = svc->issuer_id,

@@ -140,6 +140,8 @@ enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const cha
 				  const unsigned char signer_spki_sha256[32], int message_type, unsigned window_seconds,
 				  struct request_row *row);
 void store_request_row_clear(struct request_row *row);
+/* Whether the certificate row `id` is issued (not revoked or abandoned) and past its notAfter. */
+enum mdmid_err store_cert_state(struct store *st, int64_t id, bool *issued, bool *expired);
 /* The certificate issued for a request, or *out NULL. */
 enum mdmid_err store_request_cert(struct store *st, int64_t request_id, X509 **out);
 /* Approves (approve true) or denies the pending requests of a transaction;

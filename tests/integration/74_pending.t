@@ -99,5 +99,19 @@ admin POST /v1/requests/approve -d '{"transaction_id": "tid-e"}'
 is "$HTTP_STATUS" 200 "POST /v1/requests/approve: 200"
 send e 20 tid-e
 is "$STATUS" 0 "CertPoll after approval: SUCCESS"
+# A held renewal whose signer is revoked before the approval gets no certificate.
+"$SCEP_REQ" build --cacert "$T/cacert.der" --type 17 --key "$T/e.key" --cn "$UDID" --signer-cert "$T/e.pem" \
+	--transaction-id tid-renew --out "$T/renew.req" >/dev/null
+curl -fsS --data-binary @"$T/renew.req" -o "$T/renew.rep" "$URL?operation=PKIOperation"
+like "$("$SCEP_REQ" parse --reply "$T/renew.rep" --cacert "$T/cacert.der")" "pki_status=3" "a RenewalReq is held too"
+"$MDMID_BIN" revoke --config "$T/mdmid.conf" "$(openssl x509 -in "$T/e.pem" -noout -serial)" >/dev/null 2>&1
+"$MDMID_BIN" request approve tid-renew --config "$T/mdmid.conf" >/dev/null
+"$SCEP_REQ" build --cacert "$T/cacert.der" --type 20 --key "$T/e.key" --transaction-id tid-renew \
+	--signer-cert "$T/e.pem" --out "$T/rpoll.req" >/dev/null
+curl -fsS --data-binary @"$T/rpoll.req" -o "$T/rpoll.rep" "$URL?operation=PKIOperation"
+like "$("$SCEP_REQ" parse --reply "$T/rpoll.rep" --cacert "$T/cacert.der")" "pki_status=2" \
+	"its signer revoked before approval: the poll gets FAILURE"
+is "$(q "select error from event where transaction_id = 'tid-renew' order by id desc limit 1")" renewal_signer_revoked \
+	"... event renewal_signer_revoked"
 t_stop
 done_testing

@@ -45,6 +45,17 @@ ok_cmd "issuing still uses the current CA" t_scepclient "$T/before" -challenge "
 ok_cmd "... (its certificate chains to the current CA)" openssl verify -CAfile "$T/ca-old.pem" "$T/before/cert.pem"
 t_stop
 
+# A request held (require_approval) while the old CA issues, decided after the switch.
+t_config "require_approval = true"
+t_start
+curl -fsS -o "$T/cacert-mid.der" "$URL?operation=GetCACert"
+"$SCEP_REQ" build --cacert "$T/cacert-mid.der" --key "$T/held.key" --challenge "$CHALLENGE" --cn "$(udid_for held)" \
+	--transaction-id held-across --out "$T/held.req" --out-signer "$T/held.self" >/dev/null
+curl -fsS --data-binary @"$T/held.req" -o "$T/held.rep" "$URL?operation=PKIOperation"
+like "$("$SCEP_REQ" parse --reply "$T/held.rep" --cacert "$T/cacert-mid.der")" "pki_status=3" "a request held before activation: PENDING"
+t_stop
+t_config "require_approval = false"
+
 out=$("$MDMID_BIN" ca activate --config "$T/mdmid.conf")
 like "$out" "now the issuing CA" "mdmid ca activate"
 ok "$([[ ! -e $T/ca/next && -n $(ls "$T"/ca/previous/*/ca.pem) ]]; echo $?)" "... the old CA is kept under previous/"
@@ -53,6 +64,16 @@ ok "$(curl -fsS "$URL?operation=GetCACaps" | grep -qx GetNextCACert; [[ $? -ne 0
 curl -fsS -o "$T/cacert-new.der" "$URL?operation=GetCACert"
 ok_cmd "scepclient enrolls under the new CA" t_scepclient "$T/after" -challenge "$CHALLENGE" -cn "$(udid_for after)"
 ok_cmd "... its certificate chains to the new CA" openssl verify -CAfile "$T/ca/ca.pem" "$T/after/cert.pem"
+
+# The held request, approved after activation, is issued by the new CA.
+"$MDMID_BIN" request approve held-across --config "$T/mdmid.conf" >/dev/null
+"$SCEP_REQ" build --cacert "$T/cacert-new.der" --type 20 --key "$T/held.key" --transaction-id held-across \
+	--signer-cert "$T/held.self" --out "$T/poll.req" >/dev/null
+curl -fsS --data-binary @"$T/poll.req" -o "$T/poll.rep" "$URL?operation=PKIOperation"
+out=$("$SCEP_REQ" parse --reply "$T/poll.rep" --cacert "$T/cacert-new.der" --key "$T/held.key" \
+	--signer-cert "$T/held.self" --out-cert "$T/held.pem")
+like "$out" "pki_status=0" "the request held across activation is issued when polled"
+ok_cmd "... by the new CA" openssl verify -CAfile "$T/ca/ca.pem" "$T/held.pem"
 
 # The old CA's device renews with the old certificate.
 "$SCEP_REQ" build --cacert "$T/cacert-new.der" --type 17 --key "$T/old.key" --cn "$UDID" --signer-cert "$T/old.pem" \
