@@ -40,6 +40,7 @@ static int open_ca(const char *config, struct mdmid_config *cfg, struct ca **ca,
 		return EXIT_FAIL;
 	}
 	c->ca = *ca;
+	c->signer = -1;
 	c->validity_days = cfg->crl_validity_days;
 	return EXIT_OK;
 }
@@ -94,13 +95,21 @@ int cmd_revoke(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((rc = open_ca(config, &cfg, &ca, &st, &c, "revoke")) == EXIT_OK) {
-		if ((e = crl_revoke(&c, st, serial, reason)) == MDMID_OK) {
+		struct crl_ctx *all = NULL;
+		size_t n = 0;
+		char err[512];
+		/* Every CA's context: the certificate may be of a CA a rollover replaced. */
+		if (crl_contexts(ca, st, cfg.crl_validity_days, &all, &n, err, sizeof err) < 0) {
+			fprintf(stderr, "mdmid revoke: %s\n", err);
+			rc = EXIT_FAIL;
+		} else if ((e = crl_revoke(all, n, st, serial, reason)) == MDMID_OK) {
 			printf("revoked %s (%s)\n", serial, reason);
 		} else {
 			fprintf(stderr, "mdmid revoke: %s: %s\n", serial,
 				e == MDMID_ERR_BAD_CERT_ID ? "no certificate with this serial" : mdmid_err_text(e));
 			rc = EXIT_FAIL;
 		}
+		free(all);
 	}
 	store_free(st);
 	ca_free(ca);

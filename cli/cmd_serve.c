@@ -36,7 +36,8 @@ int cmd_serve(int argc, char **argv)
 	struct scep_svc *svc = NULL;
 	struct scep_http *http = NULL;
 	struct admin_http *admin = NULL;
-	struct crl_ctx crl = {0};
+	struct crl_ctx *crls = NULL;
+	size_t ncrl = 0;
 	OSSL_PROVIDER *legacy = NULL, *deflt = NULL;
 	const char *config = NULL;
 	char err[1024];
@@ -99,22 +100,23 @@ int cmd_serve(int argc, char **argv)
 	log_info("event=start listen=%s port=%u scep_path=%s admin_port=%u challenge_mode=%s single_des=%s", cfg.listen,
 		 scep_http_port(http), cfg.scep_path, admin ? admin_http_port(admin) : 0, cfg.challenge_mode,
 		 cfg.allow_single_des ? "allowed" : "refused");
-	if (store_issuer_put(dbpool_get(db), ca_get0_cert(ca), "ca", &crl.issuer_id, err, sizeof err) != MDMID_OK)
-		log_warn("msg=\"the CRL cannot be kept fresh until the database answers\"");
-	crl.ca = ca;
-	crl.validity_days = cfg.crl_validity_days;
+	if (crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err) < 0)
+		log_warn("msg=\"the CRLs cannot be kept fresh until the database answers\"");
 	for (;;) {
-		/* Every minute: a CRL past half of its life is replaced, so one that
-		 * is valid is always there for /crl, GetCRL and mdmid crl. */
+		/* Every minute: a CRL past half of its life is replaced, for this CA
+		 * and those it replaced, so that a valid one is always there for
+		 * /crl, GetCRL and mdmid crl. */
 		struct timespec minute = {.tv_sec = 60};
 		sig = sigtimedwait(&sigs, NULL, &minute);
 		if (sig < 0) {
-			unsigned char *der = NULL;
-			size_t len;
-			if (crl.issuer_id > 0 || store_issuer_put(dbpool_get(db), ca_get0_cert(ca), "ca", &crl.issuer_id, err,
-								 sizeof err) == MDMID_OK)
-				crl_current(&crl, dbpool_get(db), &der, &len);
-			free(der);
+			if (!crls)
+				crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err);
+			for (size_t i = 0; i < ncrl; i++) {
+				unsigned char *der = NULL;
+				size_t len;
+				crl_current(&crls[i], dbpool_get(db), &der, &len);
+				free(der);
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -130,6 +132,7 @@ out:
 	admin_http_stop(admin);
 	scep_http_stop(http);
 	scep_svc_free(svc);
+	free(crls);
 	dbpool_free(db);
 	ca_free(ca);
 	OSSL_PROVIDER_unload(legacy);

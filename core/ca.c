@@ -31,6 +31,7 @@ struct ca {
 	unsigned char *getnextcacert; /* their GetNextCACert body, signed by this CA */
 	size_t getnextcacert_len;
 	STACK_OF(X509) *previous;  /* CAs this one replaced, from DIR/previous/(each)/ca.pem */
+	EVP_PKEY **previous_keys;  /* their keys, which keep signing their CRLs */
 };
 
 static void set_err(char *err, size_t errlen, const char *what, const char *path)
@@ -327,7 +328,7 @@ out:
 }
 
 /* DIR/next (a rollover in progress) and DIR/previous/(each) (replaced CAs). */
-static int load_rollover(struct ca *ca, const char *dir, char *err, size_t errlen)
+static int load_rollover(struct ca *ca, const char *dir, const char *pass, char *err, size_t errlen)
 {
 	char path[4096];
 	X509 *x;
@@ -368,14 +369,29 @@ static int load_rollover(struct ca *ca, const char *dir, char *err, size_t errle
 		char pem[4400];
 		if (e->d_name[0] == '.')
 			continue;
+		char key[4400];
+		EVP_PKEY *k, **keys;
 		snprintf(pem, sizeof pem, "%s/%s/ca.pem", path, e->d_name);
-		if (access(pem, F_OK) != 0)
+		snprintf(key, sizeof key, "%s/%s/ca.key", path, e->d_name);
+		if (access(pem, F_OK) != 0 || access(key, F_OK) != 0)
 			continue;
-		if (!(x = load_certs(pem, NULL, err, errlen)) || !sk_X509_push(ca->previous, x)) {
+		if (!(x = load_certs(pem, NULL, err, errlen)) || !(k = load_key(key, pass, err, errlen))) {
 			X509_free(x);
 			closedir(d);
 			return -1;
 		}
+		keys = realloc(ca->previous_keys, (size_t)(sk_X509_num(ca->previous) + 1) * sizeof *keys);
+		if (!keys || !sk_X509_push(ca->previous, x)) {
+			if (keys)
+				ca->previous_keys = keys;
+			X509_free(x);
+			EVP_PKEY_free(k);
+			closedir(d);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		ca->previous_keys = keys;
+		keys[sk_X509_num(ca->previous) - 1] = k;
 	}
 	closedir(d);
 	return 0;
@@ -436,7 +452,7 @@ int ca_load(const char *dir, const char *pass, struct ca **out, char *err, size_
 		set_err(err, errlen, "encoding the GetCACert answer", NULL);
 		goto out;
 	}
-	if (load_rollover(ca, dir, err, errlen) < 0)
+	if (load_rollover(ca, dir, pass, err, errlen) < 0)
 		goto out;
 	*out = ca;
 	ca = NULL;
@@ -459,6 +475,9 @@ void ca_free(struct ca *ca)
 	OPENSSL_free(ca->getcacert);
 	sk_X509_pop_free(ca->next, X509_free);
 	OPENSSL_free(ca->getnextcacert);
+	for (int i = 0; ca->previous_keys && i < sk_X509_num(ca->previous); i++)
+		EVP_PKEY_free(ca->previous_keys[i]);
+	free(ca->previous_keys);
 	sk_X509_pop_free(ca->previous, X509_free);
 	free(ca);
 }
@@ -556,11 +575,21 @@ enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert)
 	return MDMID_OK;
 }
 
-enum mdmid_err ca_sign_crl(const struct ca *ca, X509_CRL *crl)
+enum mdmid_err ca_sign_crl(const struct ca *ca, X509_CRL *crl) { return ca_sign_crl_as(ca, -1, crl); }
+
+X509 *ca_get0_crl_issuer(const struct ca *ca, int which)
 {
-	if (!X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)))
+	return which < 0 ? ca->cert : sk_X509_value(ca->previous, which);
+}
+
+enum mdmid_err ca_sign_crl_as(const struct ca *ca, int which, X509_CRL *crl)
+{
+	X509 *cert = ca_get0_crl_issuer(ca, which);
+	EVP_PKEY *key = which < 0 ? ca->key : ca->previous_keys[which];
+
+	if (!cert || !X509_CRL_set_issuer_name(crl, X509_get_subject_name(cert)))
 		return MDMID_ERR_ISSUE;
-	if (X509_CRL_sign(crl, ca->key, EVP_sha256()) <= 0) {
+	if (X509_CRL_sign(crl, key, EVP_sha256()) <= 0) {
 		ERR_clear_error();
 		return MDMID_ERR_ISSUE;
 	}

@@ -1,6 +1,7 @@
 /* CRL issuance and freshness. */
 #include "mdmid/crl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,7 +68,7 @@ static int sign_crl(void *cls, const struct revoked_entry *e, size_t n, int64_t 
 	    !X509_CRL_set1_lastUpdate(crl, tu) || !X509_CRL_set1_nextUpdate(crl, nu) ||
 	    !ASN1_INTEGER_set_int64(num, number) || !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
 		goto out;
-	X509V3_set_ctx(&v3, ca_get0_cert(c->ca), NULL, NULL, crl, 0);
+	X509V3_set_ctx(&v3, ca_get0_crl_issuer(c->ca, c->signer), NULL, NULL, crl, 0);
 	if (!(aki = X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always")) ||
 	    !X509_CRL_add_ext(crl, aki, -1))
 		goto out;
@@ -92,7 +93,7 @@ static int sign_crl(void *cls, const struct revoked_entry *e, size_t n, int64_t 
 		}
 	}
 	X509_CRL_sort(crl);
-	if (ca_sign_crl(c->ca, crl) != MDMID_OK || (dlen = i2d_X509_CRL(crl, der)) <= 0)
+	if (ca_sign_crl_as(c->ca, c->signer, crl) != MDMID_OK || (dlen = i2d_X509_CRL(crl, der)) <= 0)
 		goto out;
 	*len = (size_t)dlen;
 	ok = 1;
@@ -111,19 +112,52 @@ enum mdmid_err crl_issue(const struct crl_ctx *c, struct store *st, int64_t *num
 	return store_crl_issue(st, c->issuer_id, sign_crl, (void *)c, number);
 }
 
-enum mdmid_err crl_revoke(const struct crl_ctx *c, struct store *st, const char *serial, const char *reason)
+enum mdmid_err crl_revoke(const struct crl_ctx *ctxs, size_t n, struct store *st, const char *serial,
+			  const char *reason)
 {
-	int64_t number;
+	int64_t number, issuer_id = 0;
 	enum mdmid_err rc;
 
 	if (!crl_reason_valid(reason))
 		return MDMID_ERR_BAD_REASON;
-	if ((rc = store_revoke(st, serial, reason)) != MDMID_OK)
+	if ((rc = store_revoke(st, serial, reason, &issuer_id)) != MDMID_OK)
 		return rc;
 	log_info("event=revoke outcome=success serial=%s reason=%s", serial, reason);
-	if (crl_issue(c, st, &number) != MDMID_OK)
-		log_warn("msg=\"revoked, but the new CRL could not be issued; the next one lists it\" serial=%s", serial);
+	for (size_t i = 0; i < n; i++)
+		if (ctxs[i].issuer_id == issuer_id) {
+			if (crl_issue(&ctxs[i], st, &number) != MDMID_OK)
+				log_warn("msg=\"revoked, but the new CRL could not be issued; the next one lists it\" serial=%s",
+					 serial);
+			return MDMID_OK;
+		}
+	log_warn("msg=\"revoked; its issuer is none of the configured CAs, so no CRL lists it\" serial=%s", serial);
 	return MDMID_OK;
+}
+
+int crl_contexts(const struct ca *ca, struct store *st, unsigned validity_days, struct crl_ctx **out, size_t *n,
+		 char *err, size_t errlen)
+{
+	STACK_OF(X509) *prev = ca_get0_previous(ca);
+	size_t count = 1 + (size_t)sk_X509_num(prev);
+	struct crl_ctx *c = calloc(count, sizeof *c);
+
+	*out = NULL;
+	*n = 0;
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		c[i] = (struct crl_ctx){.ca = ca, .signer = (int)i - 1, .validity_days = validity_days};
+		if (store_issuer_put(st, ca_get0_crl_issuer(ca, (int)i - 1), "ca", &c[i].issuer_id, err, errlen) !=
+		    MDMID_OK) {
+			free(c);
+			return -1;
+		}
+	}
+	*out = c;
+	*n = count;
+	return 0;
 }
 
 enum mdmid_err crl_current(const struct crl_ctx *c, struct store *st, unsigned char **der, size_t *len)

@@ -107,9 +107,10 @@ static const struct {
 	/* Revocation by serial, with its event, in one statement. */
 	{"revoke",
 	 "WITH r AS (UPDATE certificate SET status = 'revoked', revoked_at = now(), revocation_reason = $2"
-	 "   WHERE serial = $1 AND status = 'issued' RETURNING serial, udid)"
-	 " INSERT INTO event (kind, outcome, udid, serial, detail)"
-	 " SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r",
+	 "   WHERE serial = $1 AND status = 'issued' RETURNING serial, udid, issuer_id),"
+	 " e AS (INSERT INTO event (kind, outcome, udid, serial, detail)"
+	 "   SELECT 'revoke', 'success', r.udid, r.serial, 'revoked: ' || $2 FROM r RETURNING 1)"
+	 " SELECT issuer_id FROM r",
 	 2},
 	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
 	/* The same transaction ID, within the window, from another key. */

@@ -304,7 +304,7 @@ enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const ch
 	return rc;
 }
 
-enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason)
+enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason, int64_t *issuer_id)
 {
 	char err[512];
 	const char *vals[2] = {serial, reason};
@@ -316,7 +316,9 @@ enum mdmid_err store_revoke(struct store *st, const char *serial, const char *re
 		PQclear(r);
 		return rc;
 	}
-	if (strcmp(PQcmdTuples(r), "1") != 0) {
+	if (PQntuples(r) == 1)
+		*issuer_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (PQntuples(r) != 1) {
 		/* Nothing revoked: unknown, or not in the issued state. */
 		PQclear(r);
 		r = NULL;

@@ -32,7 +32,8 @@ struct admin_http {
 	struct profile_opts profile;
 	char public_url[512];
 	char *organization, *ca_fingerprint;
-	struct crl_ctx crl;
+	struct crl_ctx *crl;        /* the CA's, then those it replaced */
+	size_t ncrl;
 };
 
 static const char json_content_type[] = "application/json";
@@ -338,7 +339,7 @@ static void post_revoke(struct admin_http *a, const struct http_request *req, st
 		reply_err(reply, MDMID_ERR_NOMEM);
 		goto out;
 	}
-	if ((rc = crl_revoke(&a->crl, st, hex, why)) != MDMID_OK) {
+	if ((rc = crl_revoke(a->crl, a->ncrl, st, hex, why)) != MDMID_OK) {
 		if (rc == MDMID_ERR_BAD_CERT_ID)
 			reply_error(reply, 404, "unknown_serial", "no certificate with this serial");
 		else
@@ -504,10 +505,9 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	a->crl = (struct crl_ctx){.ca = ca, .validity_days = cfg->crl_validity_days};
 	{
 		struct store *st = dbpool_get(db);
-		if (!st || store_issuer_put(st, ca_get0_cert(ca), "ca", &a->crl.issuer_id, err, errlen) != MDMID_OK)
+		if (!st || crl_contexts(ca, st, cfg->crl_validity_days, &a->crl, &a->ncrl, err, errlen) < 0)
 			goto fail;
 	}
 	if (!(a->server = http_server_start(&o, route, cleanup, a, err, errlen)))
@@ -528,6 +528,7 @@ void admin_http_stop(struct admin_http *a)
 	mdmsig_verifier_free(a->mdmsig);
 	free(a->organization);
 	free(a->ca_fingerprint);
+	free(a->crl);
 	OPENSSL_cleanse(a->token_sha256, sizeof a->token_sha256);
 	free(a);
 }

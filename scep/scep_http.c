@@ -72,7 +72,7 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 		reply_text(reply, 200, "ok\n", NULL);
 		return;
 	}
-	if (strcmp(req->url, "/crl") == 0) {
+	if (strcmp(req->url, "/crl") == 0 || strncmp(req->url, "/crl/", 5) == 0) {
 		if (!is_get) {
 			reply_text(reply, 405, "method not allowed\n", "method_not_allowed");
 			return;
@@ -81,7 +81,10 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 			reply_text(reply, 503, "out of memory\n", "out_of_memory");
 			return;
 		}
-		scep_svc_crl(h->svc, ans);
+		if (req->url[4] == '/')
+			scep_svc_crl_of(h->svc, req->url + 5, ans);
+		else
+			scep_svc_crl(h->svc, ans);
 		goto answered;
 	}
 	if (!path_under(req->url, h->scep_path) && !path_under(req->url, "/cgi-bin/pkiclient.exe")) {

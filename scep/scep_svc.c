@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -25,7 +26,8 @@ struct scep_svc {
 	struct dbpool *db;         /* one connection per worker thread */
 	unsigned retransmission_window;
 	bool require_approval;     /* every request waits for an operator */
-	struct crl_ctx crl;
+	struct crl_ctx *crl;       /* the CA's (first), then those it replaced */
+	size_t ncrl;
 	char caps[160];
 };
 
@@ -61,7 +63,8 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	    (ca_has_ra(svc->ca) &&
 	     store_issuer_put(st, ca_get0_responder_cert(svc->ca), "ra", &ra_id, err, errlen) != MDMID_OK))
 		goto fail;
-	svc->crl = (struct crl_ctx){.ca = ca, .issuer_id = svc->issuer_id, .validity_days = cfg->crl_validity_days};
+	if (crl_contexts(ca, st, cfg->crl_validity_days, &svc->crl, &svc->ncrl, err, errlen) < 0)
+		goto fail;
 	/* RFC 8894 section 3.5.2; SCEPStandard implies POSTPKIOperation, so a
 	 * site that wants GET-only clients turns both off. */
 	snprintf(svc->caps, sizeof svc->caps, "%sRenewal\n%sSHA-1\nSHA-256\nSHA-512\nAES\nDES3\n",
@@ -83,6 +86,7 @@ void scep_svc_free(struct scep_svc *svc)
 {
 	if (!svc)
 		return;
+	free(svc->crl);
 	free(svc);
 }
 
@@ -134,12 +138,29 @@ void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans)
 /* An HTTP error answer with the error's text as a plain body. */
 static void answer_http_error(struct scep_answer *ans, enum mdmid_err e);
 
-void scep_svc_crl(struct scep_svc *svc, struct scep_answer *ans)
+void scep_svc_crl(struct scep_svc *svc, struct scep_answer *ans) { scep_svc_crl_of(svc, NULL, ans); }
+
+void scep_svc_crl_of(struct scep_svc *svc, const char *ca_sha256, struct scep_answer *ans)
 {
 	struct store *st = thread_store(svc);
-	unsigned char *der = NULL, *copy;
+	unsigned char *der = NULL, *copy, fp[32];
+	char hex[65];
 	size_t len = 0;
-	enum mdmid_err rc = st ? crl_current(&svc->crl, st, &der, &len) : MDMID_ERR_NOMEM;
+	const struct crl_ctx *ctx = ca_sha256 ? NULL : &svc->crl[0];
+	enum mdmid_err rc;
+
+	for (size_t i = 0; ca_sha256 && i < svc->ncrl && !ctx; i++)
+		if (x509u_sha256(ca_get0_crl_issuer(svc->ca, svc->crl[i].signer), fp)) {
+			x509u_hex(fp, sizeof fp, hex);
+			if (!strcasecmp(hex, ca_sha256))
+				ctx = &svc->crl[i];
+		}
+	if (!ctx) {
+		memset(ans, 0, sizeof *ans);
+		answer_http_error(ans, MDMID_ERR_NOT_FOUND);
+		return;
+	}
+	rc = st ? crl_current(ctx, st, &der, &len) : MDMID_ERR_NOMEM;
 
 	memset(ans, 0, sizeof *ans);
 	/* The answer's body is freed with OPENSSL_free. */
@@ -674,16 +695,21 @@ static enum mdmid_err lookup(struct scep_svc *svc, struct scep_msg *msg, const c
 
 	if (!st)
 		return MDMID_ERR_NOMEM;
-	if (X509_NAME_cmp(msg->ias->issuer, X509_get_subject_name(ca_get0_cert(svc->ca))) != 0 ||
-	    !x509u_serial_hex(msg->ias->serial, serial, sizeof serial))
+	const struct crl_ctx *ctx = NULL;
+
+	/* The CA named in IssuerAndSerialNumber: this one or one it replaced. */
+	for (size_t i = 0; i < svc->ncrl && !ctx; i++)
+		if (!X509_NAME_cmp(msg->ias->issuer, X509_get_subject_name(ca_get0_crl_issuer(svc->ca, svc->crl[i].signer))))
+			ctx = &svc->crl[i];
+	if (!ctx || !x509u_serial_hex(msg->ias->serial, serial, sizeof serial))
 		return MDMID_ERR_BAD_CERT_ID;
-	if ((rc = store_cert_by_serial(st, svc->issuer_id, serial, &cert)) != MDMID_OK)
+	if ((rc = store_cert_by_serial(st, ctx->issuer_id, serial, &cert)) != MDMID_OK)
 		return rc;
 	if (!cert)
 		return MDMID_ERR_BAD_CERT_ID;
 	if (msg->message_type == SCEP_MT_GETCRL) {
 		const unsigned char *p;
-		if ((rc = crl_current(&svc->crl, st, &der, &len)) != MDMID_OK)
+		if ((rc = crl_current(ctx, st, &der, &len)) != MDMID_OK)
 			goto out;
 		p = der;
 		if (!(crl = d2i_X509_CRL(NULL, &p, (long)len))) {

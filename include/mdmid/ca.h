@@ -66,6 +66,10 @@ PKCS7_SIGNER_INFO *ca_responder_add_signer(const struct ca *ca, PKCS7 *p7, const
 
 /* Sets the issuer name and signs crl with the CA key (SHA-256). */
 enum mdmid_err ca_sign_crl(const struct ca *ca, X509_CRL *crl);
+/* The same for a CA this one replaced (which = its index in ca_get0_previous;
+ * -1 = this CA): a replaced CA keeps signing the CRL of its certificates. */
+enum mdmid_err ca_sign_crl_as(const struct ca *ca, int which, X509_CRL *crl);
+X509 *ca_get0_crl_issuer(const struct ca *ca, int which);
 
 /* Sets the issuer name and signs cert with the CA key (SHA-256). */
 enum mdmid_err ca_sign_cert(const struct ca *ca, X509 *cert);

@@ -42,6 +42,9 @@ void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans);
 void scep_svc_getnextcacert(struct scep_svc *svc, struct scep_answer *ans);
 /* The latest CRL in DER (issued first when none is fresh): GET /crl. */
 void scep_svc_crl(struct scep_svc *svc, struct scep_answer *ans);
+/* The CRL of the CA whose certificate has this SHA-256 (hex): this one or one
+ * it replaced: GET /crl/<sha256>. 404 for another. */
+void scep_svc_crl_of(struct scep_svc *svc, const char *ca_sha256, struct scep_answer *ans);
 /* A pkiMessage from peer (textual address, may be NULL). */
 void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *msg, size_t len, const char *peer,
 			   struct scep_answer *ans);

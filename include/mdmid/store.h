@@ -74,8 +74,8 @@ enum mdmid_err store_batch_abandon(struct store *st, const char *batch, const ch
 
 /* Revokes the issued certificate with this serial (lower-case hex), with an
  * event: MDMID_ERR_BAD_CERT_ID when there is none, MDMID_ERR_ALREADY_REVOKED
- * when it is revoked or abandoned already. */
-enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason);
+ * when it is revoked or abandoned already. *issuer_id gets its issuer. */
+enum mdmid_err store_revoke(struct store *st, const char *serial, const char *reason, int64_t *issuer_id);
 
 struct revoked_entry {
 	char serial[41];

@@ -89,5 +89,26 @@ printf 'check-in' >"$T/body"
 sig=$(openssl cms -sign -binary -outform DER -in "$T/body" -signer "$T/old.pem" -inkey "$T/old.key" | base64 -w0)
 admin POST /v1/mdm-signature/verify --data-binary @"$T/body" -H "Mdm-Signature: $sig"
 like "$BODY" '"valid":true' "an Mdm-Signature by the old CA's device still verifies"
+# The old CA keeps signing the CRL of its certificates.
+old_serial=$(openssl x509 -in "$T/old.pem" -noout -serial | cut -d= -f2)
+"$MDMID_BIN" revoke --config "$T/mdmid.conf" "$old_serial" --reason superseded >/dev/null 2>&1
+old_fp=$(openssl x509 -in "$T/ca-old.pem" -outform DER | sha256sum | cut -d' ' -f1)
+curl -fsS -o "$T/old.crl" "http://127.0.0.1:$PORT/crl/$old_fp"
+like "$(openssl crl -in "$T/old.crl" -inform DER -CAfile "$T/ca-old.pem" -noout 2>&1)" "verify OK" \
+	"after activation, /crl/<old CA's sha256> serves a CRL the old CA signed"
+openssl crl -in "$T/old.crl" -inform DER -out "$T/old.crl.pem"
+like "$(openssl verify -crl_check -CAfile "$T/ca-old.pem" -CRLfile "$T/old.crl.pem" "$T/old.pem" 2>&1)" "certificate revoked" \
+	"... listing the old certificate revoked after activation"
+is "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/crl/00ff")" 404 "/crl/<another CA>: 404"
+"$SCEP_REQ" build --cacert "$T/cacert-new.der" --key "$T/gc.key" --type 22 --serial "$old_serial" --issuer "$T/ca-old.pem" \
+	--out "$T/gc.req" --out-signer "$T/gc.self" >/dev/null
+curl -fsS --data-binary @"$T/gc.req" -o "$T/gc.rep" "$URL?operation=PKIOperation"
+like "$("$SCEP_REQ" parse --reply "$T/gc.rep" --cacert "$T/cacert-new.der" --key "$T/gc.key" --signer-cert "$T/gc.self")" \
+	"pki_status=0" "GetCRL for a serial of the old CA: SUCCESS"
+openssl cms -verify -noverify -binary -inform DER -in "$T/gc.rep" -out "$T/gc.env" 2>/dev/null
+openssl cms -decrypt -binary -inform DER -in "$T/gc.env" -recip "$T/gc.self" -inkey "$T/gc.key" -out "$T/gc.p7" 2>/dev/null
+like "$(openssl pkcs7 -inform DER -in "$T/gc.p7" -print_certs -text 2>/dev/null | grep -m1 'Issuer:')" \
+	"Issuer: CN = mdmid test CA, O = mdmid tests" "... the old CA's CRL"
+
 t_stop
 done_testing
