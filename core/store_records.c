@@ -9,6 +9,14 @@
 #include "mdmid/x509util.h"
 #include "store_pg_internal.h"
 
+/* The certificate in the first column of a binary-format result row. */
+static enum mdmid_err cert_from_result(const PGresult *r, X509 **out)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
+	*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0));
+	return *out ? MDMID_OK : MDMID_ERR_INTERNAL;
+}
+
 static int time_text(const ASN1_TIME *t, char *buf, size_t len)
 {
 	struct tm tm;
@@ -277,10 +285,7 @@ enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, co
 		return rc;
 	}
 	if (PQntuples(r) == 1) {
-		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
-		*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0));
-		if (!*out)
-			rc = MDMID_ERR_INTERNAL;
+		rc = cert_from_result(r, out);
 	}
 	PQclear(r);
 	return rc;
@@ -495,9 +500,7 @@ enum mdmid_err store_cert_by_serial(struct store *st, int64_t issuer_id, const c
 	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
 	rc = store_run_binary(st, "cert_by_serial", 2, vals, NULL, NULL, &r, err, sizeof err);
 	if (rc == MDMID_OK && PQntuples(r) == 1) {
-		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
-		if (!(*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0))))
-			rc = MDMID_ERR_INTERNAL;
+		rc = cert_from_result(r, out);
 	} else if (rc != MDMID_OK) {
 		log_error("msg=\"certificate look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	}
@@ -612,9 +615,7 @@ enum mdmid_err store_request_cert(struct store *st, int64_t request_id, X509 **o
 	snprintf(id, sizeof id, "%lld", (long long)request_id);
 	rc = store_run_binary(st, "request_cert", 1, vals, NULL, NULL, &r, err, sizeof err);
 	if (rc == MDMID_OK && PQntuples(r) == 1) {
-		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
-		if (!(*out = d2i_X509(NULL, &p, PQgetlength(r, 0, 0))))
-			rc = MDMID_ERR_INTERNAL;
+		rc = cert_from_result(r, out);
 	}
 	PQclear(r);
 	return rc;

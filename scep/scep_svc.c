@@ -301,6 +301,25 @@ static enum mdmid_err find_retransmission(struct scep_svc *svc, struct store *st
 					 svc->retransmission_window, cert);
 }
 
+/* One event row and one log line for an answer that is not a failure. */
+static void record(struct store *st, const struct scep_msg *msg, const char *outcome, const char *serial,
+		   const char *udid, const char *peer, const char *detail)
+{
+	struct event_record ev = {
+		.kind = event_kind(msg->message_type),
+		.outcome = outcome,
+		.transaction_id = msg->transaction_id,
+		.message_type = msg->message_type,
+		.udid = udid && udid[0] ? udid : NULL,
+		.serial = serial && serial[0] ? serial : NULL,
+		.requester_addr = peer,
+		.detail = detail,
+	};
+	store_event_put(st, &ev);
+	log_info("event=%s outcome=%s serial=%s udid=%s transaction_id=\"%s\" peer=%s", ev.kind, outcome,
+		 ev.serial ? ev.serial : "-", ev.udid ? ev.udid : "-", msg->transaction_id, peer ? peer : "-");
+}
+
 /* Answers a retransmission with the certificate it already got: never a
  * second certificate, and a lost CertRep does not burn the challenge. */
 static enum mdmid_err answer_retransmission(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
@@ -308,22 +327,12 @@ static enum mdmid_err answer_retransmission(struct scep_svc *svc, struct store *
 {
 	char serial[41] = "";
 	enum mdmid_err rc = answer_success(svc, msg, cert, ans);
-	struct event_record ev = {
-		.kind = event_kind(msg->message_type),
-		.outcome = "success",
-		.transaction_id = msg->transaction_id,
-		.message_type = msg->message_type,
-		.serial = serial,
-		.requester_addr = peer,
-		.detail = "retransmission: the certificate already issued for this transaction",
-	};
 
 	if (rc != MDMID_OK)
 		return rc;
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
-	store_event_put(st, &ev);
-	log_info("event=%s outcome=success serial=%s transaction_id=\"%s\" peer=%s msg=\"retransmission\"", ev.kind,
-		 serial, msg->transaction_id, peer ? peer : "-");
+	record(st, msg, "success", serial, NULL, peer,
+	       "retransmission: the certificate already issued for this transaction");
 	return MDMID_OK;
 }
 
@@ -385,23 +394,6 @@ static enum mdmid_err answer_pending(struct scep_svc *svc, const struct scep_msg
 	return answer_rep(svc, &rep, ans);
 }
 
-static void record(struct store *st, const struct scep_msg *msg, const char *outcome, const char *serial,
-		   const char *udid, const char *peer, const char *detail)
-{
-	struct event_record ev = {
-		.kind = event_kind(msg->message_type),
-		.outcome = outcome,
-		.transaction_id = msg->transaction_id,
-		.message_type = msg->message_type,
-		.udid = udid && udid[0] ? udid : NULL,
-		.serial = serial && serial[0] ? serial : NULL,
-		.requester_addr = peer,
-		.detail = detail,
-	};
-	store_event_put(st, &ev);
-	log_info("event=%s outcome=%s serial=%s udid=%s transaction_id=\"%s\" peer=%s", ev.kind, outcome,
-		 ev.serial ? ev.serial : "-", ev.udid ? ev.udid : "-", msg->transaction_id, peer ? peer : "-");
-}
 
 /*
  * The answer for a request held for approval: PENDING while it waits,
@@ -718,19 +710,9 @@ static enum mdmid_err lookup(struct scep_svc *svc, struct scep_msg *msg, const c
 		}
 	}
 	if ((rc = answer_success_crl(svc, msg, msg->message_type == SCEP_MT_GETCRL ? NULL : cert, crl, ans)) ==
-	    MDMID_OK) {
-		struct event_record ev = {
-			.kind = event_kind(msg->message_type),
-			.outcome = "success",
-			.transaction_id = msg->transaction_id,
-			.message_type = msg->message_type,
-			.serial = serial,
-			.requester_addr = peer,
-			.detail = msg->message_type == SCEP_MT_GETCRL ? "the current CRL" : "the certificate",
-		};
-		store_event_put(st, &ev);
-		log_info("event=%s outcome=success serial=%s peer=%s", ev.kind, serial, peer ? peer : "-");
-	}
+	    MDMID_OK)
+		record(st, msg, "success", serial, NULL, peer,
+		       msg->message_type == SCEP_MT_GETCRL ? "the current CRL" : "the certificate");
 out:
 	free(der);
 	X509_CRL_free(crl);
