@@ -40,7 +40,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit integration run install clean deps
+.PHONY: all check unit integration run install clean deps bench-tools
 # Keep object files of the test binaries (no "rm ..." after the last test line).
 .SECONDARY:
 all: $(BUILD)/mdmid $(BUILD)/scep-req
@@ -68,6 +68,12 @@ $(BUILD)/scep-req: $(BUILD)/obj/tests/tools/scep-req.o $(SUPPORT_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -Itests/support
+
+# The SCEP load generator (tests/bench/README.md): `make bench-tools`.
+$(BUILD)/scep_load: $(BUILD)/obj/tests/bench/scep_load.o $(SUPPORT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-tools: $(BUILD)/mdmid $(BUILD)/scep_load
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libmdmid.a
 	@mkdir -p $(dir $@)

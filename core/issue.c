@@ -1,6 +1,7 @@
 /* Certificate issuance from a CSR. */
 #include "mdmid/issue.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <openssl/err.h>
@@ -74,12 +75,55 @@ out:
 }
 
 /*
+ * Puts the CSR's SubjectPublicKeyInfo into x as its algorithm and bits.
+ * X509_set_pubkey() would encode the decoded key and decode it again, two
+ * OpenSSL 3.0 encoder/decoder chains built per call; this copies the
+ * fields the CSR's signature was verified over. x then has no EVP_PKEY
+ * attached (X509_get0_pubkey() returns NULL until it is parsed again),
+ * which signing and encoding do not need.
+ */
+static int copy_spki(X509 *x, X509_REQ *csr)
+{
+	const ASN1_OBJECT *obj;
+	const unsigned char *bits;
+	int blen, ptype;
+	const void *pval;
+	X509_ALGOR *alg;
+	ASN1_OBJECT *obj_copy = NULL;
+	void *pval_copy = NULL;
+	unsigned char *bits_copy = NULL;
+
+	if (!X509_PUBKEY_get0_param(NULL, &bits, &blen, &alg, X509_REQ_get_X509_PUBKEY(csr)) || blen <= 0)
+		return 0;
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (!(obj_copy = OBJ_dup(obj)) || !(bits_copy = OPENSSL_memdup(bits, (size_t)blen)))
+		goto fail;
+	if (ptype == V_ASN1_OBJECT)
+		pval_copy = OBJ_dup(pval);
+	else if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
+		pval_copy = ASN1_STRING_dup(pval);
+	if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL && !pval_copy)
+		goto fail;
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj_copy, ptype, pval_copy, bits_copy, blen))
+		return 1;
+fail:
+	ASN1_OBJECT_free(obj_copy);
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pval_copy);
+	else
+		ASN1_STRING_free(pval_copy);
+	OPENSSL_free(bits_copy);
+	return 0;
+}
+
+/*
  * Builds and signs a certificate for key with subject (taken over, freed
- * here) under mdmid's extensions; san_from, when not NULL, is the CSR whose
- * subjectAltName the policy copies.
+ * here) under mdmid's extensions; csr, when not NULL, is the request the
+ * key came from: its SubjectPublicKeyInfo is copied as it is, and its
+ * subjectAltName when the policy copies it (copy_san).
  */
 static enum mdmid_err issue_build(const struct ca *ca, EVP_PKEY *key, X509_NAME *subject, unsigned validity_days,
-				  X509_REQ *san_from, X509 **out)
+				  X509_REQ *csr, bool copy_sans, X509 **out)
 {
 	X509 *x = X509_new(), *cacert = ca_get0_cert(ca);
 	ASN1_INTEGER *serial = x509u_random_serial();
@@ -104,7 +148,8 @@ static enum mdmid_err issue_build(const struct ca *ca, EVP_PKEY *key, X509_NAME 
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)validity_days, 0, NULL) || !X509_set_pubkey(x, key))
+	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)validity_days, 0, NULL) ||
+	    !(csr ? copy_spki(x, csr) : X509_set_pubkey(x, key)))
 		goto out;
 	/* A certificate must not outlive its issuer. */
 	if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(cacert)) > 0 &&
@@ -116,7 +161,7 @@ static enum mdmid_err issue_build(const struct ca *ca, EVP_PKEY *key, X509_NAME 
 	    !x509u_add_ext(x, cacert, NID_subject_key_identifier, "hash") ||
 	    !x509u_add_ext(x, cacert, NID_authority_key_identifier, "keyid:always"))
 		goto out;
-	if (san_from && (rc = copy_san(x, san_from)) != MDMID_OK)
+	if (csr && copy_sans && (rc = copy_san(x, csr)) != MDMID_OK)
 		goto out;
 	if ((rc = ca_sign_cert(ca, x)) != MDMID_OK)
 		goto out;
@@ -141,7 +186,7 @@ enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_
 	subject = p->csr_subject ? X509_NAME_dup(csr_name) : subject_cn_only(csr_name);
 	if (!subject)
 		return p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
-	return issue_build(ca, X509_REQ_get0_pubkey(csr), subject, p->validity_days, p->csr_san ? csr : NULL, out);
+	return issue_build(ca, X509_REQ_get0_pubkey(csr), subject, p->validity_days, csr, p->csr_san, out);
 }
 
 enum mdmid_err issue_for_key(const struct ca *ca, EVP_PKEY *key, const X509_NAME *subject, unsigned validity_days,
@@ -152,5 +197,5 @@ enum mdmid_err issue_for_key(const struct ca *ca, EVP_PKEY *key, const X509_NAME
 	*out = NULL;
 	if (!copy)
 		return MDMID_ERR_NOMEM;
-	return issue_build(ca, key, copy, validity_days, NULL, out);
+	return issue_build(ca, key, copy, validity_days, NULL, false, out);
 }

@@ -113,13 +113,6 @@ static const struct {
 	 " SELECT issuer_id FROM r",
 	 2},
 	{"cert_status", "SELECT status FROM certificate WHERE serial = $1", 1},
-	/* The same transaction ID, within the window, from another key. */
-	{"transaction_other_key",
-	 "SELECT EXISTS (SELECT 1 FROM certificate WHERE issuer_id = $1 AND transaction_id = $2 AND method = $3"
-	 "   AND spki_sha256 <> $4 AND created_at > now() - make_interval(secs => $5::integer))"
-	 " OR EXISTS (SELECT 1 FROM request WHERE issuer_id = $1 AND transaction_id = $2 AND message_type = $6::integer"
-	 "   AND signer_spki_sha256 <> $7 AND created_at > now() - make_interval(secs => $5::integer))",
-	 7},
 	{"cert_by_serial", "SELECT der FROM certificate WHERE issuer_id = $1 AND serial = $2", 2},
 	{"batch_has",
 	 "SELECT count(*) FROM certificate WHERE batch = $1 AND udid = $2 AND sha256 = $3 AND status = 'issued'", 3},
@@ -134,6 +127,26 @@ static const struct {
 	 " AND method = $4 AND status = 'issued' AND created_at > now() - make_interval(secs => $5::integer)"
 	 " ORDER BY id DESC LIMIT 1",
 	 5},
+	/* The three look-ups of a new PKCSReq or RenewalReq in one round trip:
+	 * the certificate already issued for this transaction to this key
+	 * ($8: the retransmission window, 0 = none), the newest held request of
+	 * this transaction signed by this key, and whether another key took
+	 * the transaction ID. Binary results. */
+	{"enroll_lookup",
+	 "SELECT (SELECT der FROM certificate WHERE $8::integer > 0 AND issuer_id = $1 AND transaction_id = $2"
+	 "   AND spki_sha256 = $4 AND method = $3 AND status = 'issued'"
+	 "   AND created_at > now() - make_interval(secs => $8::integer) ORDER BY id DESC LIMIT 1),"
+	 " r.id, r.decision, r.message_type, r.csr, coalesce(r.udid, ''), coalesce(r.challenge_id, 0),"
+	 " coalesce(r.renews, 0),"
+	 " EXISTS (SELECT 1 FROM certificate WHERE issuer_id = $1 AND transaction_id = $2 AND method = $3"
+	 "   AND spki_sha256 <> $4 AND created_at > now() - make_interval(secs => $5::integer))"
+	 " OR EXISTS (SELECT 1 FROM request WHERE issuer_id = $1 AND transaction_id = $2"
+	 "   AND message_type = $6::integer AND signer_spki_sha256 <> $7"
+	 "   AND created_at > now() - make_interval(secs => $5::integer))"
+	 " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT id, decision, message_type, csr, udid, challenge_id, renews"
+	 "   FROM request WHERE transaction_id = $2 AND signer_spki_sha256 = $7 AND message_type = $6::integer"
+	 "   AND created_at > now() - make_interval(secs => $5::integer) ORDER BY id DESC LIMIT 1) AS r ON true",
+	 8},
 	{"cert_find",
 	 "SELECT serial, coalesce(udid, ''), status, now() < not_before, now() >= not_after, id FROM certificate"
 	 " WHERE sha256 = $1",

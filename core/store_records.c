@@ -541,6 +541,82 @@ enum mdmid_err store_request_hold(struct store *st, const struct request_record 
 	return rc;
 }
 
+/* Big-endian integers of a binary result. */
+static int64_t bin_int8(const PGresult *r, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, col);
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+static int bin_int4(const PGresult *r, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, col);
+	return (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+
+/* A request row from the binary columns col..col+6 of the first result row:
+ * id, decision, message_type, csr, udid, challenge_id, renews. */
+static enum mdmid_err request_row_read(const PGresult *r, int col, struct request_row *row)
+{
+	int n = PQgetlength(r, 0, col + 3);
+	row->found = true;
+	row->id = bin_int8(r, col);
+	snprintf(row->decision, sizeof row->decision, "%.*s", PQgetlength(r, 0, col + 1), PQgetvalue(r, 0, col + 1));
+	row->message_type = bin_int4(r, col + 2);
+	if (!(row->csr = malloc((size_t)n + 1)))
+		return MDMID_ERR_NOMEM;
+	memcpy(row->csr, PQgetvalue(r, 0, col + 3), (size_t)n);
+	row->csr_len = (size_t)n;
+	snprintf(row->udid, sizeof row->udid, "%.*s", PQgetlength(r, 0, col + 4), PQgetvalue(r, 0, col + 4));
+	row->challenge_id = bin_int8(r, col + 5);
+	row->renews = bin_int8(r, col + 6);
+	return MDMID_OK;
+}
+
+enum mdmid_err store_enroll_lookup(struct store *st, int64_t issuer_id, const char *transaction_id, const char *method,
+				   int message_type, const unsigned char spki_sha256[32],
+				   const unsigned char signer_spki_sha256[32], unsigned retransmission_window,
+				   unsigned window_seconds, struct enroll_lookup *out)
+{
+	char issuer[24], win[16], mt[16], rwin[16], err[512];
+	const char *vals[8] = {issuer, transaction_id, method, (const char *)spki_sha256, win, mt,
+			       (const char *)signer_spki_sha256, rwin};
+	int lens[8] = {0, 0, 0, 32, 0, 0, 32, 0}, fmts[8] = {0, 0, 0, 1, 0, 0, 1, 0};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	memset(out, 0, sizeof *out);
+	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
+	snprintf(win, sizeof win, "%u", window_seconds);
+	snprintf(mt, sizeof mt, "%d", message_type);
+	snprintf(rwin, sizeof rwin, "%u", retransmission_window);
+	rc = store_run_binary(st, "enroll_lookup", 8, vals, lens, fmts, &r, err, sizeof err);
+	if (rc != MDMID_OK) {
+		log_error("msg=\"transaction look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
+		return rc;
+	}
+	if (PQntuples(r) != 1 || PQnfields(r) != 9) {
+		rc = MDMID_ERR_INTERNAL;
+		goto out;
+	}
+	if (!PQgetisnull(r, 0, 0) && (rc = cert_from_result(r, &out->earlier)) != MDMID_OK)
+		goto out;
+	if (!PQgetisnull(r, 0, 1) && (rc = request_row_read(r, 1, &out->request)) != MDMID_OK)
+		goto out;
+	out->other_key = PQgetlength(r, 0, 8) == 1 && PQgetvalue(r, 0, 8)[0] == 1;
+out:
+	if (rc != MDMID_OK) {
+		X509_free(out->earlier);
+		out->earlier = NULL;
+		store_request_row_clear(&out->request);
+	}
+	PQclear(r);
+	return rc;
+}
+
 enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const char *transaction_id,
 				  const unsigned char signer_spki_sha256[32], int message_type, unsigned window_seconds,
 				  struct request_row *row)
@@ -562,38 +638,8 @@ enum mdmid_err store_request_find(struct store *st, int64_t issuer_id, const cha
 		log_error("msg=\"request look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 		return rc;
 	}
-	if (PQntuples(r) == 1) {
-		const unsigned char *p;
-		uint64_t v;
-		int n;
-		row->found = true;
-		p = (const unsigned char *)PQgetvalue(r, 0, 0);
-		v = 0;
-		for (int i = 0; i < 8; i++)
-			v = v << 8 | p[i];
-		row->id = (int64_t)v;
-		snprintf(row->decision, sizeof row->decision, "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
-		p = (const unsigned char *)PQgetvalue(r, 0, 2);
-		row->message_type = (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-		n = PQgetlength(r, 0, 3);
-		if ((row->csr = malloc((size_t)n + 1))) {
-			memcpy(row->csr, PQgetvalue(r, 0, 3), (size_t)n);
-			row->csr_len = (size_t)n;
-		} else {
-			rc = MDMID_ERR_NOMEM;
-		}
-		snprintf(row->udid, sizeof row->udid, "%.*s", PQgetlength(r, 0, 4), PQgetvalue(r, 0, 4));
-		for (int col = 5; col <= 6; col++) {
-			p = (const unsigned char *)PQgetvalue(r, 0, col);
-			v = 0;
-			for (int i = 0; i < 8; i++)
-				v = v << 8 | p[i];
-			if (col == 5)
-				row->challenge_id = (int64_t)v;
-			else
-				row->renews = (int64_t)v;
-		}
-	}
+	if (PQntuples(r) == 1)
+		rc = request_row_read(r, 0, row);
 	PQclear(r);
 	return rc;
 }
@@ -650,29 +696,6 @@ enum mdmid_err store_request_list(struct store *st,
 			   PQgetvalue(r, i, 4), PQgetisnull(r, i, 5) ? "-" : PQgetvalue(r, i, 5));
 	else
 		log_error("msg=\"request list failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
-	PQclear(r);
-	return rc;
-}
-
-enum mdmid_err store_transaction_other_key(struct store *st, int64_t issuer_id, const char *transaction_id,
-					   const char *method, int message_type, const unsigned char spki_sha256[32],
-					   const unsigned char signer_spki_sha256[32], unsigned window_seconds,
-					   bool *other)
-{
-	char issuer[24], win[16], mt[16], err[512];
-	const char *vals[7] = {issuer, transaction_id, method, (const char *)spki_sha256, win, mt,
-			       (const char *)signer_spki_sha256};
-	int lens[7] = {0, 0, 0, 32, 0, 0, 32}, fmts[7] = {0, 0, 0, 1, 0, 0, 1};
-	PGresult *r = NULL;
-	enum mdmid_err rc;
-
-	snprintf(issuer, sizeof issuer, "%lld", (long long)issuer_id);
-	snprintf(win, sizeof win, "%u", window_seconds);
-	snprintf(mt, sizeof mt, "%d", message_type);
-	rc = store_run(st, "transaction_other_key", 7, vals, lens, fmts, &r, err, sizeof err);
-	*other = rc == MDMID_OK && PQntuples(r) == 1 && is_true(r, 0, 0);
-	if (rc != MDMID_OK)
-		log_error("msg=\"transaction look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	PQclear(r);
 	return rc;
 }

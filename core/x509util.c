@@ -64,8 +64,11 @@ int x509u_spki_sha256(const X509 *x, unsigned char out[32])
 
 int x509u_req_spki_sha256(X509_REQ *req, unsigned char out[32])
 {
+	/* The SubjectPublicKeyInfo as received: re-encoding the decoded key
+	 * (i2d_PUBKEY) would build an OpenSSL 3.0 encoder chain each time, the
+	 * costliest step of a request after the RSA operations. */
 	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(X509_REQ_get0_pubkey(req), &der);
+	int len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
 	int ok = len > 0 && EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1;
 	OPENSSL_free(der);
 	return ok;

@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,15 +17,47 @@
 
 #include "mdmid/log.h"
 
+/* Query arguments and headers copied out of a connection, so that a worker
+ * thread never calls into libmicrohttpd for a suspended connection. */
+struct http_kv {
+	enum MHD_ValueKind kind;
+	char *key, *value;
+};
+
+/* A request handed to the worker pool: its connection is suspended until
+ * the reply is ready. Owned by the request's req_state. */
+struct job {
+	struct job *next;
+	struct MHD_Connection *conn;
+	char *method, *url;
+	char peer[INET6_ADDRSTRLEN + 1];
+	struct http_kv *kv;
+	size_t nkv, kv_cap;
+	const unsigned char *body; /* the req_state's: it outlives the job's processing */
+	size_t body_len;
+	struct http_reply reply;
+	struct timespec t0;
+	bool done;             /* reply filled: the connection was resumed */
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	http_route_fn route;
 	http_cleanup_fn cleanup;
 	http_precheck_fn precheck;
+	http_defer_fn defer;
 	void *cls;
 	size_t max_body;
 	unsigned body_timeout;
 	unsigned port;
+	/* The worker pool (defer set): a FIFO of jobs, served in arrival order
+	 * so that no connection waits behind a busy thread's backlog. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct job *head, *tail;
+	bool stopping;
+	pthread_t *threads;
+	unsigned nthreads;
 };
 
 /* Per-request state, from the headers to the completion callback. */
@@ -34,6 +68,7 @@ struct req_state {
 	bool too_large;        /* the body passed the limit: 413 at its end */
 	size_t discarded;      /* bytes dropped since */
 	bool answered;         /* a reply was queued before the body */
+	struct job *job;       /* handed to the worker pool */
 };
 
 static double elapsed(const struct timespec *since)
@@ -78,6 +113,126 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 {
 	struct http_reply r = {.status = status, .content_type = "text/plain", .body = text, .len = strlen(text)};
 	return send_reply(c, &r);
+}
+
+static void access_log(const char *method, const char *url, const struct http_reply *reply, size_t bytes_in,
+		       const struct timespec *t0, const char *peer)
+{
+	char path[256];
+	log_debug("event=http method=%s path=\"%s\" status=%u bytes_in=%zu bytes_out=%zu ms=%.2f peer=%s error=%s",
+		  method, log_value(url, path, sizeof path), reply->status, bytes_in, reply->len, elapsed(t0) * 1000.0, peer,
+		  reply->error ? reply->error : "-");
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->nkv; i++) {
+		free(j->kv[i].key);
+		free(j->kv[i].value);
+	}
+	free(j->kv);
+	free(j->method);
+	free(j->url);
+	free(j);
+}
+
+static enum MHD_Result copy_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct job *j = cls;
+	if (j->nkv == j->kv_cap) {
+		size_t cap = j->kv_cap ? 2 * j->kv_cap : 8;
+		struct http_kv *kv = realloc(j->kv, cap * sizeof *kv);
+		if (!kv)
+			return MHD_NO;
+		j->kv = kv;
+		j->kv_cap = cap;
+	}
+	j->kv[j->nkv].kind = kind;
+	j->kv[j->nkv].key = strdup(key ? key : "");
+	j->kv[j->nkv].value = value ? strdup(value) : NULL;
+	if (!j->kv[j->nkv].key || (value && !j->kv[j->nkv].value)) {
+		free(j->kv[j->nkv].key);
+		free(j->kv[j->nkv].value);
+		return MHD_NO;
+	}
+	j->nkv++;
+	return MHD_YES;
+}
+
+/* Suspends the connection and queues the request for a worker; the reply
+ * is sent when the worker resumes it (on_request, st->job). */
+static enum MHD_Result defer_request(struct http_server *s, struct MHD_Connection *c, struct req_state *st,
+				     const struct http_request *req, const struct timespec *t0)
+{
+	struct job *j = calloc(1, sizeof *j);
+	int n;
+
+	if (!j || !(j->method = strdup(req->method)) || !(j->url = strdup(req->url)))
+		goto fail;
+	snprintf(j->peer, sizeof j->peer, "%s", req->peer);
+	n = MHD_get_connection_values(c, MHD_HEADER_KIND, copy_kv, j);
+	if (n < 0 || (size_t)n != j->nkv)
+		goto fail;
+	n = MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, copy_kv, j);
+	if (n < 0 || j->nkv < (size_t)n)
+		goto fail;
+	j->conn = c;
+	j->t0 = *t0;
+	j->body = st->buf;
+	j->body_len = st->len;
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->lock);
+		job_free(j);
+		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n");
+	}
+	st->job = j;
+	MHD_suspend_connection(c);
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	return MHD_YES;
+fail:
+	job_free(j);
+	return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+}
+
+/* A worker: takes the oldest job, runs the route, resumes its connection.
+ * At shutdown the queue is drained first. */
+static void *worker_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	for (;;) {
+		struct job *j;
+		pthread_mutex_lock(&s->lock);
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!(j = s->head)) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		s->head = j->next;
+		if (!s->head)
+			s->tail = NULL;
+		pthread_mutex_unlock(&s->lock);
+		{
+			struct http_request req = {.conn = NULL, .method = j->method, .url = j->url, .body = j->body,
+						   .body_len = j->body_len, .peer = j->peer, .kv = j->kv, .nkv = j->nkv};
+			s->route(s->cls, &req, &j->reply);
+		}
+		pthread_mutex_lock(&s->lock);
+		j->done = true;
+		pthread_mutex_unlock(&s->lock);
+		MHD_resume_connection(j->conn);
+	}
+	return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -172,6 +327,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (st->job) {
+		/* Called again after a worker resumed the connection. */
+		enum MHD_Result ret;
+		if (!st->job->done) /* resumed by the shutdown without a reply */
+			return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n");
+		ret = send_reply(c, &st->job->reply);
+		access_log(st->job->method, st->job->url, &st->job->reply, st->len, &st->job->t0, st->job->peer);
+		if (s->cleanup)
+			s->cleanup(s->cls, &st->job->reply);
+		memset(&st->job->reply, 0, sizeof st->job->reply);
+		return ret;
+	}
 	if (st->too_large)
 		return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 	{
@@ -183,12 +350,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		peer_text(c, peer, sizeof peer);
+		if (s->defer && s->defer(s->cls, &req))
+			return defer_request(s, c, st, &req, &t0);
 		s->route(s->cls, &req, &reply);
 		ret = send_reply(c, &reply);
-		char path[256];
-		log_debug("event=http method=%s path=\"%s\" status=%u bytes_in=%zu bytes_out=%zu ms=%.2f peer=%s error=%s",
-			  method, log_value(url, path, sizeof path), reply.status, st->len, reply.len, elapsed(&t0) * 1000.0, peer,
-			  reply.error ? reply.error : "-");
+		access_log(method, url, &reply, st->len, &t0, peer);
 		if (s->cleanup)
 			s->cleanup(s->cls, &reply);
 		return ret;
@@ -197,9 +363,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *s = cls;
 	struct req_state *st = *con_cls;
-	(void)cls, (void)c, (void)toe;
+	(void)c, (void)toe;
 	if (st) {
+		/* A reply a worker made that was never sent (the daemon stopped). */
+		if (st->job && st->job->done && s->cleanup && (st->job->reply.status || st->job->reply.priv))
+			s->cleanup(s->cls, &st->job->reply);
+		job_free(st->job);
 		free(st->buf);
 		free(st);
 		*con_cls = NULL;
@@ -257,6 +428,19 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
 	return 0;
 }
 
+static void stop_workers(struct http_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < s->nthreads; i++)
+		pthread_join(s->threads[i], NULL);
+	free(s->threads);
+	s->threads = NULL;
+	s->nthreads = 0;
+}
+
 struct http_server *http_server_start(const struct http_server_opts *o, http_route_fn route, http_cleanup_fn cleanup,
 				      void *cls, char *err, size_t errlen)
 {
@@ -288,19 +472,42 @@ struct http_server *http_server_start(const struct http_server_opts *o, http_rou
 	s->cls = cls;
 	s->max_body = o->max_body_bytes;
 	s->body_timeout = o->body_timeout_seconds;
-	s->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	s->defer = o->defer;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if (s->defer) {
+		/* One thread does the network I/O for every connection; the work
+		 * runs on `workers` threads from one FIFO queue. */
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+		if (!(s->threads = calloc(workers, sizeof *s->threads))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (; s->nthreads < workers; s->nthreads++)
+			if (pthread_create(&s->threads[s->nthreads], NULL, worker_main, s) != 0) {
+				snprintf(err, errlen, "cannot start worker threads");
+				goto fail;
+			}
+	}
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+				     s->defer ? 1u : workers, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+				     MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
+				     on_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", o->listen);
-		free(s);
-		return NULL;
+		goto fail;
 	}
 	(void)sslen;
 	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : 0;
 	return s;
+fail:
+	stop_workers(s);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return NULL;
 }
 
 unsigned http_server_port(const struct http_server *s) { return s->port; }
@@ -309,16 +516,31 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* The workers finish the queued requests and resume their connections;
+	 * then the daemon closes every connection. */
+	stop_workers(s);
 	MHD_stop_daemon(s->daemon);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+static const char *kv_lookup(const struct http_request *req, enum MHD_ValueKind kind, const char *name, bool nocase)
+{
+	for (size_t i = 0; i < req->nkv; i++)
+		if (req->kv[i].kind == kind && (nocase ? !strcasecmp(req->kv[i].key, name) : !strcmp(req->kv[i].key, name)))
+			return req->kv[i].value;
+	return NULL;
 }
 
 const char *http_query_arg(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name)
+			 : kv_lookup(req, MHD_GET_ARGUMENT_KIND, name, false);
 }
 
 const char *http_header(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name)
+			 : kv_lookup(req, MHD_HEADER_KIND, name, true);
 }

@@ -119,6 +119,15 @@ answered:
 	reply->priv = ans;
 }
 
+/* PKIOperation (RSA work and a database commit) runs on the worker pool;
+ * GetCACaps, GetCACert, the CRL and /healthz are answered at once. */
+static int defer(void *cls, const struct http_request *req)
+{
+	const char *op = http_query_arg(req, "operation");
+	(void)cls;
+	return op && strcasecmp(op, "PKIOperation") == 0;
+}
+
 static void cleanup(void *cls, struct http_reply *reply)
 {
 	struct scep_answer *ans = reply->priv;
@@ -139,6 +148,7 @@ struct scep_http *scep_http_start(const struct mdmid_config *cfg, struct scep_sv
 		.idle_timeout_seconds = cfg->idle_timeout_seconds,
 		.body_timeout_seconds = cfg->body_timeout_seconds,
 		.max_body_bytes = cfg->max_body_bytes,
+		.defer = defer,
 	};
 
 	if (!h || !(h->scep_path = strdup(cfg->scep_path))) {

@@ -567,39 +567,36 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	 * of the certificate it renews, so its CSR may carry a new one. */
 	rc = renewal ? policy_check_csr_key(&svc->policy, msg->csr)
 		     : policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer));
-	if (rc != MDMID_OK || (rc = find_retransmission(svc, st, msg, &earlier)) != MDMID_OK)
+	if (rc != MDMID_OK)
 		goto out;
-	if (earlier) {
-		rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
-		goto out;
-	}
 	{
-		/* A retransmission of a request held for approval. */
-		struct request_row row;
-		if ((rc = find_request(svc, st, msg, msg->message_type, &row)) != MDMID_OK)
-			goto out;
-		if (row.found) {
-			rc = answer_request(svc, st, msg, &row, peer, ans);
-			store_request_row_clear(&row);
-			goto out;
-		}
-	}
-	{
-		/* Not a retransmission, yet the transaction ID is taken by another key
+		/* One round trip: a retransmission (the same transaction from the
+		 * same key, answered with the certificate it already got), a request
+		 * held for approval, or the transaction ID taken by another key
 		 * (checked whatever the window: approvals go by transaction ID). */
 		unsigned char spki[32], signer_spki[32];
-		bool other = false;
+		struct enroll_lookup lk;
 		if (!x509u_req_spki_sha256(msg->csr, spki) || !x509u_spki_sha256(msg->signer, signer_spki)) {
 			rc = MDMID_ERR_INTERNAL;
 			goto out;
 		}
-		if ((rc = store_transaction_other_key(st, svc->issuer_id, msg->transaction_id,
-						      renewal ? "scep-renewal" : "scep", msg->message_type, spki,
-						      signer_spki,
-						      svc->retransmission_window ? svc->retransmission_window : 86400,
-						      &other)) != MDMID_OK)
+		if ((rc = store_enroll_lookup(st, svc->issuer_id, msg->transaction_id, renewal ? "scep-renewal" : "scep",
+					      msg->message_type, spki, signer_spki, svc->retransmission_window,
+					      svc->retransmission_window ? svc->retransmission_window : 86400, &lk)) !=
+		    MDMID_OK)
 			goto out;
-		if (other) {
+		if (lk.earlier) {
+			earlier = lk.earlier;
+			store_request_row_clear(&lk.request);
+			rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
+			goto out;
+		}
+		if (lk.request.found) {
+			rc = answer_request(svc, st, msg, &lk.request, peer, ans);
+			store_request_row_clear(&lk.request);
+			goto out;
+		}
+		if (lk.other_key) {
 			rc = MDMID_ERR_TRANSACTION_KEY;
 			goto out;
 		}

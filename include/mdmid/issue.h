@@ -14,7 +14,10 @@
  * extendedKeyUsage clientAuth, key identifiers) plus, when the policy allows,
  * the CSR's subjectAltName; nothing else of the CSR is copied. The serial is
  * random, notBefore is backdated five minutes, notAfter never passes the CA's.
- * *out is the caller's to free.
+ * *out is the caller's to free. Its SubjectPublicKeyInfo is the CSR's, copied
+ * as bytes: OpenSSL 3.0 would otherwise encode and decode the key again on
+ * every issuance. So X509_get0_pubkey(*out) is NULL; encode it (i2d_X509,
+ * what leaves mdmid) or parse it again to use its key.
  */
 enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out);
 

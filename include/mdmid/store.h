@@ -186,13 +186,22 @@ enum mdmid_err store_cert_by_transaction(struct store *st, int64_t issuer_id, co
 					 const unsigned char spki_sha256[32], const char *method,
 					 unsigned window_seconds, X509 **out);
 
-/* Whether this transaction ID was used, within the window, by another key:
- * a certificate of this method for another CSR key, or a held request of this
- * message type signed by another key. */
-enum mdmid_err store_transaction_other_key(struct store *st, int64_t issuer_id, const char *transaction_id,
-					   const char *method, int message_type, const unsigned char spki_sha256[32],
-					   const unsigned char signer_spki_sha256[32], unsigned window_seconds,
-					   bool *other);
+/* What a new PKCSReq or RenewalReq must know before anything is issued, in
+ * one round trip: the certificate already issued for this transaction to
+ * this CSR key (retransmission_window 0: never looked up), the newest
+ * request of this transaction and type signed by this key that was held
+ * within window_seconds, and whether another key used the transaction ID
+ * within window_seconds: a certificate of this method for another CSR key,
+ * or a held request of this message type signed by another key. */
+struct enroll_lookup {
+	X509 *earlier;
+	struct request_row request;
+	bool other_key;
+};
+enum mdmid_err store_enroll_lookup(struct store *st, int64_t issuer_id, const char *transaction_id, const char *method,
+				   int message_type, const unsigned char spki_sha256[32],
+				   const unsigned char signer_spki_sha256[32], unsigned retransmission_window,
+				   unsigned window_seconds, struct enroll_lookup *out);
 
 struct cert_row {
 	bool found;

@@ -353,6 +353,18 @@ static X509 *issue(const struct ca *ca, const struct policy *p, X509_REQ *csr)
 	X509 *x = NULL;
 	assert_err(issue_from_csr(ca, p, csr, &x), MDMID_OK);
 	assert_non_null(x);
+	/* The issued key is the CSR's, byte for byte. */
+	{
+		unsigned char *a = NULL, *b = NULL;
+		int alen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &a);
+		int blen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr), &b);
+		assert_true(alen > 0);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, (size_t)alen);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+	}
+	assert_non_null(x = ut_reparse(x));
 	return x;
 }
 

@@ -164,6 +164,24 @@ out:
 }
 
 /* Seconds from now to t (negative: in the past). */
+/* A certificate as a device receives it: encoded and parsed again. The
+ * certificates issue_from_csr() returns carry the CSR's key as bytes only
+ * (see issue.h); parsing gives them a usable public key. Frees x. */
+static inline X509 *ut_reparse(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = x ? i2d_X509(x, &der) : -1;
+	X509 *y = NULL;
+	if (len > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	X509_free(x);
+	return y;
+}
+
 static inline long ut_seconds_from_now(const ASN1_TIME *t)
 {
 	int day = 0, sec = 0;
