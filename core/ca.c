@@ -223,9 +223,21 @@ static EVP_PKEY *load_key(const char *path, const char *pass, char *err, size_t 
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		fprintf(stderr, "warning: %s is readable by group or others (mode %03o): chmod 600 it\n", path,
-			(unsigned)(st.st_mode & 0777));
+	/* A private key other users can read (or write) is refused, not used:
+	 * whoever could read it can issue identities. */
+	if (fstat(fileno(f), &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "%s: the private key is accessible by group or others (mode %04o); refusing to use it: "
+			 "chmod 600 %s",
+			 path, (unsigned)(st.st_mode & 07777), path);
+		fclose(f);
+		return NULL;
+	}
 	k = PEM_read_PrivateKey(f, NULL, pem_pass_cb, (void *)pass);
 	fclose(f);
 	if (!k)
