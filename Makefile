@@ -103,6 +103,8 @@ install: $(BUILD)/mdmid
 	install -m 0755 $(BUILD)/mdmid $(DESTDIR)$(PREFIX)/bin/mdmid
 	install -m 0644 $(SQL) $(DESTDIR)$(PREFIX)/share/mdmid/sql/
 	install -m 0644 deploy/mdmid.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/mdmid/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 mdmid.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build build-san

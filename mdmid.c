@@ -23,6 +23,7 @@ static const char usage[] =
 	"  revoke        revoke a certificate by serial and issue a new CRL\n"
 	"  crl           issue a new CRL and write it\n"
 	"  request       list, approve or deny requests held for approval\n"
+	"  config check  validate a configuration and print the effective settings\n"
 	"  version       print the version\n"
 	"\n"
 	"Every command takes --config FILE (default $MDMID_CONFIG) and --help.\n";
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 		return cmd_crl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "request"))
 		return cmd_request(argc - 1, argv + 1);
+	if (!strcmp(cmd, "config"))
+		return cmd_config(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -4,9 +4,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 
@@ -60,8 +62,28 @@ static const struct cfg_key cfg_keys[] = {
 	{"profile_ca_fingerprint", CFG_STRING, F(profile_ca_fingerprint), "none"},
 	{"profile_key_size", CFG_UINT, F(profile_key_size), "2048"},
 };
+
+/* Where each *_file key keeps the path it named (for `mdmid config check`). */
+static const struct {
+	const char *name;
+	size_t offset;
+} cfg_file_paths[] = {
+	{"database_password_file", F(database_password_file)},
+	{"ca_key_passphrase_file", F(ca_key_passphrase_file)},
+	{"challenge_file", F(challenge_file)},
+	{"admin_token_file", F(admin_token_file)},
+};
 #undef F
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+/* The offset of the path a *_file key keeps, or 0 for any other key. */
+static size_t cfg_file_path_offset(const struct cfg_key *k)
+{
+	for (size_t i = 0; i < sizeof cfg_file_paths / sizeof cfg_file_paths[0]; i++)
+		if (strcmp(cfg_file_paths[i].name, k->name) == 0)
+			return cfg_file_paths[i].offset;
+	return 0;
+}
 
 static const struct cfg_key *cfg_find(const char *name)
 {
@@ -172,7 +194,9 @@ static int cfg_set(struct mdmid_config *cfg, const struct cfg_key *k, const char
 	}
 	case CFG_SECRET_FILE: {
 		char **slot = (char **)(void *)(base + k->offset);
-		char sub[512];
+		size_t path_offset = cfg_file_path_offset(k);
+		char **path_slot = path_offset ? (char **)(void *)(base + path_offset) : NULL;
+		char sub[512], *path;
 		if (!value[0])
 			return 0;
 		char *s = config_read_secret_file(value, sub, sizeof sub);
@@ -180,8 +204,19 @@ static int cfg_set(struct mdmid_config *cfg, const struct cfg_key *k, const char
 			snprintf(err, errlen, "%s: %s: %s", where, k->name, sub);
 			return -1;
 		}
+		if (!(path = strdup(value))) {
+			OPENSSL_cleanse(s, strlen(s));
+			free(s);
+			goto nomem;
+		}
 		secret_free(slot);
 		*slot = s;
+		if (path_slot) {
+			free(*path_slot);
+			*path_slot = path;
+		} else {
+			free(path);
+		}
 		return 0;
 	}
 	}
@@ -256,6 +291,60 @@ fail:
 	return -1;
 }
 
+/*
+ * A listen address as the HTTP listener takes it: host:port or [v6]:port, the
+ * host numeric (or empty: every address), the port from 0 (any free port) to
+ * 65535. Writes the reason to why; returns -1 when it is not one.
+ */
+static int listen_check(const char *listen, const char **why)
+{
+	char host[256];
+	const char *port, *sep;
+	size_t hl;
+	unsigned long p = 0;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+
+	*why = "expected host:port with a numeric address (127.0.0.1:8080, [::1]:8080)";
+	if (listen[0] == '[') {
+		if (!(sep = strchr(listen, ']')) || sep[1] != ':')
+			return -1;
+		hl = (size_t)(sep - listen - 1);
+		if (hl == 0 || hl >= sizeof host)
+			return -1;
+		memcpy(host, listen + 1, hl);
+		port = sep + 2;
+	} else {
+		if (!(sep = strrchr(listen, ':')))
+			return -1;
+		hl = (size_t)(sep - listen);
+		if (hl >= sizeof host)
+			return -1;
+		memcpy(host, listen, hl);
+		port = sep + 1;
+	}
+	host[hl] = '\0';
+	if (!*port)
+		return -1;
+	for (const char *c = port; *c; c++) {
+		if (!isdigit((unsigned char)*c) || p > 65535) {
+			*why = "the port must be a number from 0 to 65535";
+			return -1;
+		}
+		p = p * 10 + (unsigned long)(*c - '0');
+	}
+	if (p > 65535) {
+		*why = "the port must be a number from 0 to 65535";
+		return -1;
+	}
+	if (hl) {
+		if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+			return -1;
+		freeaddrinfo(ai);
+	}
+	return 0;
+}
+
 /* Values that parse but make no sense are refused here, not at first use. */
 static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t errlen)
 {
@@ -278,6 +367,7 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 		{"profile_key_size", offsetof(struct mdmid_config, profile_key_size), 2048, 4096},
 		{"crl_validity_days", offsetof(struct mdmid_config, crl_validity_days), 1, 365},
 	};
+	const char *why;
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		unsigned v = *(const unsigned *)(const void *)((const char *)cfg + ranges[i].offset);
 		if (v < ranges[i].min || v > ranges[i].max) {
@@ -285,6 +375,14 @@ static int config_check_ranges(const struct mdmid_config *cfg, char *err, size_t
 				 ranges[i].max);
 			return -1;
 		}
+	}
+	if (listen_check(cfg->listen, &why) < 0) {
+		snprintf(err, errlen, "listen = %s: %s", cfg->listen, why);
+		return -1;
+	}
+	if (cfg->admin_listen[0] && listen_check(cfg->admin_listen, &why) < 0) {
+		snprintf(err, errlen, "admin_listen = %s: %s (or \"\" to turn the admin API off)", cfg->admin_listen, why);
+		return -1;
 	}
 	if (strcmp(cfg->challenge_mode, "dynamic") && strcmp(cfg->challenge_mode, "static") &&
 	    strcmp(cfg->challenge_mode, "both")) {
@@ -349,8 +447,46 @@ void config_free(struct mdmid_config *cfg)
 		else if (cfg_keys[i].type == CFG_SECRET)
 			secret_free(slot);
 	}
+	for (size_t i = 0; i < sizeof cfg_file_paths / sizeof cfg_file_paths[0]; i++) {
+		char **slot = (char **)(void *)((char *)cfg + cfg_file_paths[i].offset);
+		free(*slot);
+		*slot = NULL;
+	}
 	free(cfg->path);
 	cfg->path = NULL;
+}
+
+void config_each(const struct mdmid_config *cfg, config_each_fn *fn, void *cls)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const void *slot = (const char *)cfg + k->offset;
+		char num[24];
+		const char *s;
+
+		switch (k->type) {
+		case CFG_STRING:
+			s = *(char *const *)slot;
+			fn(cls, k->name, s ? s : "", false);
+			break;
+		case CFG_BOOL:
+			fn(cls, k->name, *(const bool *)slot ? "true" : "false", false);
+			break;
+		case CFG_UINT:
+			snprintf(num, sizeof num, "%u", *(const unsigned *)slot);
+			fn(cls, k->name, num, false);
+			break;
+		case CFG_SECRET:
+			fn(cls, k->name, *(char *const *)slot ? "********" : "", true);
+			break;
+		case CFG_SECRET_FILE: {
+			size_t off = cfg_file_path_offset(k);
+			const char *path = off ? *(char *const *)(const void *)((const char *)cfg + off) : NULL;
+			fn(cls, k->name, path ? path : "", false);
+			break;
+		}
+		}
+	}
 }
 
 void config_public_url(const struct mdmid_config *cfg, char *buf, size_t len)

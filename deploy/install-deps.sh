@@ -17,6 +17,7 @@ packages=(
 	scep curl
 	perl    # prove
 	python3 # tests read property lists with plistlib
+	groff-base man-db # groff and man: tests check that the manual, mdmid.8, renders without warnings
 	ca-certificates
 )
 # shellcheck disable=SC2206 # word splitting wanted: a space-separated list

@@ -48,6 +48,12 @@ struct mdmid_config {
 	char *profile_organization;
 	char *profile_ca_fingerprint; /* none | sha1 | sha256 */
 	unsigned profile_key_size;
+	/* The files the secrets above were read from (the *_file keys), or NULL:
+	 * shown by `mdmid config check`, never the secrets themselves. */
+	char *database_password_file;
+	char *ca_key_passphrase_file;
+	char *challenge_file;
+	char *admin_token_file;
 };
 
 /*
@@ -60,6 +66,17 @@ void config_free(struct mdmid_config *cfg);
 
 /* The SCEP URL devices use: public_url, or http://<listen><scep_path>. */
 void config_public_url(const struct mdmid_config *cfg, char *buf, size_t len);
+
+/*
+ * Calls fn once for every configuration key, in the order of the key table,
+ * with its value in cfg as text: a string as it is, a boolean as "true" or
+ * "false", a number in decimal, a *_file key as the path it names ("" when
+ * none). A secret is never handed out: for a key whose value is itself a
+ * secret (challenge, admin_token, ...) value is "********" when it is set and
+ * "" when not, and secret is true.
+ */
+typedef void config_each_fn(void *cls, const char *name, const char *value, bool secret);
+void config_each(const struct mdmid_config *cfg, config_each_fn *fn, void *cls);
 
 /* Reads a whole small file (a secret) with the trailing newline removed. */
 char *config_read_secret_file(const char *path, char *err, size_t errlen);

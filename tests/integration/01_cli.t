@@ -11,7 +11,7 @@ run_rc() {
 	ERR=$(cat "$T/err")
 }
 
-for cmd in "" "serve" "ca" "ca init" "db" "db migrate"; do
+for cmd in "" "serve" "ca" "ca init" "db" "db migrate" "config" "config check"; do
 	# shellcheck disable=SC2086
 	run_rc "$MDMID_BIN" $cmd --help
 	is "$RC" 0 "mdmid $cmd --help exits 0"
@@ -82,4 +82,8 @@ run_rc make -s -C "$MDMID_ROOT" install BUILD="$MDMID_BUILD" PREFIX=/opt/mdmid D
 is "$RC" 0 "make install PREFIX=/opt/mdmid DESTDIR=... succeeds"
 ok "$([[ -x $T/dest/opt/mdmid/bin/mdmid && -f $T/dest/opt/mdmid/share/mdmid/sql/001_issuance.sql &&
 	-f $T/dest/opt/mdmid/share/doc/mdmid/mdmid.conf.example ]]; echo $?)" "... installing the binary, the SQL and the example"
+man8=$T/dest/opt/mdmid/share/man/man8/mdmid.8
+ok "$([[ -f $man8 ]] && cmp -s "$man8" "$MDMID_ROOT/mdmid.8"; echo $?)" "... and the manual in share/man/man8"
+is "$(stat -c %a "$man8" 2>/dev/null)" 644 "... mode 0644"
+like "$(MANWIDTH=80 man -P cat -l "$man8" 2>&1)" $'NAME\n +mdmid - ' "... where man renders it"
 done_testing

@@ -604,6 +604,107 @@ static void secrets_from_environment(void **state)
 	config_free(&c);
 }
 
+/* listen and admin_listen: host:port or [v6]:port, numeric host, port 0-65535. */
+static void listen_addresses(void **state)
+{
+	const char *good[] = {"127.0.0.1:0", "0.0.0.0:65535", "[::1]:8443", "[::]:80", ":8080", "::1:8080"};
+	const char *bad[] = {"127.0.0.1:65536", "127.0.0.1:70000", "127.0.0.1:", "127.0.0.1", "localhost:8080",
+			     "[::1]8080", "[::1", "1.2.3.4:-1", "1.2.3.4:+80", "1.2.3.4: 80", "1.2.3.4:99999999999999999999",
+			     "[]:80", "300.1.1.1:80", ""};
+	struct mdmid_config c;
+	char err[512];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		setenv("MDMID_LISTEN", good[i], 1);
+		setenv("MDMID_ADMIN_LISTEN", good[i], 1);
+		err[0] = '\0';
+		if (config_load(NULL, &c, err, sizeof err) != 0)
+			fail_msg("listen = %s refused: %s", good[i], err);
+		config_free(&c);
+	}
+	setenv("MDMID_LISTEN", "127.0.0.1:1", 1);
+	setenv("MDMID_ADMIN_LISTEN", "", 1); /* empty: no admin listener */
+	load_ok(NULL, &c);
+	assert_string_equal(c.admin_listen, "");
+	config_free(&c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		for (int admin = 0; admin < 2; admin++) {
+			if (admin && !bad[i][0])
+				continue; /* "" is allowed for admin_listen */
+			setenv("MDMID_LISTEN", admin ? "127.0.0.1:1" : bad[i], 1);
+			setenv("MDMID_ADMIN_LISTEN", admin ? bad[i] : "", 1);
+			err[0] = '\0';
+			if (config_load(NULL, &c, err, sizeof err) != -1)
+				fail_msg("%s = %s accepted", admin ? "admin_listen" : "listen", bad[i]);
+			config_free(&c);
+			assert_contains(err, admin ? "admin_listen = " : "listen = ");
+		}
+	}
+	setenv("MDMID_LISTEN", "127.0.0.1:65536", 1);
+	setenv("MDMID_ADMIN_LISTEN", "", 1);
+	assert_int_equal(config_load(NULL, &c, err, sizeof err), -1);
+	config_free(&c);
+	assert_contains(err, "listen = 127.0.0.1:65536: the port must be a number from 0 to 65535");
+	unsetenv("MDMID_LISTEN");
+	unsetenv("MDMID_ADMIN_LISTEN");
+}
+
+struct each_seen {
+	unsigned n;
+	char text[4096];
+};
+
+static void each_collect(void *cls, const char *name, const char *value, bool secret)
+{
+	struct each_seen *e = cls;
+	size_t l = strlen(e->text);
+	e->n++;
+	snprintf(e->text + l, sizeof e->text - l, "%s%s=%s\n", secret ? "!" : "", name, value);
+}
+
+/* config_each: every key once, values as text, secrets never handed out. */
+static void each_key(void **state)
+{
+	struct mdmid_config c;
+	struct each_seen e = {0};
+	char text[800], want[400];
+	(void)state;
+
+	write_secret("s3cret-value\n");
+	snprintf(text, sizeof text,
+		 "listen = 127.0.0.1:1\nvalidity_days = 30\ncsr_san = no\nchallenge_file = %s\n"
+		 "admin_token_file = %s\n",
+		 F.secret, F.secret);
+	write_conf(text);
+	setenv("MDMID_DATABASE_PASSWORD", "dbpw-secret", 1);
+	load_ok(F.conf, &c);
+	config_each(&c, each_collect, &e);
+	config_free(&c);
+	unsetenv("MDMID_DATABASE_PASSWORD");
+
+	assert_true(e.n >= 38);
+	assert_null(strstr(e.text, "s3cret"));
+	assert_null(strstr(e.text, "dbpw"));
+	assert_contains(e.text, "listen=127.0.0.1:1\n");
+	assert_contains(e.text, "\nvalidity_days=30\n");
+	assert_contains(e.text, "\ncsr_san=false\n");
+	assert_contains(e.text, "\nadvertise_post=true\n");
+	assert_contains(e.text, "\ndatabase=\n");
+	assert_contains(e.text, "\n!challenge=********\n");
+	assert_contains(e.text, "\n!admin_token=********\n");
+	assert_contains(e.text, "\n!database_password=********\n");
+	assert_contains(e.text, "\n!ca_key_passphrase=\n"); /* not set */
+	snprintf(want, sizeof want, "\nchallenge_file=%s\n", F.secret);
+	assert_contains(e.text, want);
+	snprintf(want, sizeof want, "\nadmin_token_file=%s\n", F.secret);
+	assert_contains(e.text, want);
+	assert_contains(e.text, "\ndatabase_password_file=\n");
+	/* the file paths are freed with the rest */
+	assert_null(c.challenge_file);
+	assert_null(c.admin_token_file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +728,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_environment_value, per_test, per_test),
 		cmocka_unit_test_setup_teardown(out_of_range_refused, per_test, per_test),
 		cmocka_unit_test_setup_teardown(secrets_from_environment, per_test, per_test),
+		cmocka_unit_test_setup_teardown(listen_addresses, per_test, per_test),
+		cmocka_unit_test_setup_teardown(each_key, per_test, per_test),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
