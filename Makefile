@@ -43,7 +43,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .PHONY: all check unit integration run install clean deps bench-tools
 # Keep object files of the test binaries (no "rm ..." after the last test line).
 .SECONDARY:
-all: $(BUILD)/mdmid $(BUILD)/scep-req
+all: $(BUILD)/mdmid $(BUILD)/scep-req $(BUILD)/scep_load
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

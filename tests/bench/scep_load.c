@@ -424,7 +424,13 @@ static long next_msg, done_msgs, conn_errors;
 static void conn_open(struct conn *c, int ep)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-	c->fd = connect_server();
+	double t0 = now_s();
+	/* With --allow-errors a server that is down (killed, restarting) is
+	 * waited for, up to the request timeout: the message is not lost. */
+	while ((c->fd = connect_server()) < 0 && O.allow_partial && now_s() - t0 < O.timeout_s) {
+		struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
 	if (c->fd < 0)
 		die("cannot connect to %s:%s: %s", O.host, O.port, strerror(errno));
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
