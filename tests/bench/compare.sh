@@ -103,7 +103,7 @@ stop_mdmid() {
 	wait "$mdmid_pid" || true
 }
 
-declare -A RATE P50 P99 HWM VALID CPU DBCPU REPLY
+declare -A RATE P50 P90 P99 HWM VALID CPU DBCPU REPLY
 run_load() { # name conns requests url db pid [extra...]
 	local name=$1 c=$2 n=$3 url=$4 db=$5 pid=$6 line
 	shift 6
@@ -115,15 +115,20 @@ run_load() { # name conns requests url db pid [extra...]
 	tail -n 5 "$work/load.log" | sed "s/^/  /" >&2
 	RATE[$name,$c]=$(field rate "$line")
 	P50[$name,$c]=$(field p50_ms "$line")
+	P90[$name,$c]=$(field p90_ms "$line")
 	P99[$name,$c]=$(field p99_ms "$line")
 	HWM[$name,$c]=$(field server_hwm_kib "$line")
 	CPU[$name,$c]=$(awk -v s="$(field server_cpu_s "$line")" -v n="$(field n "$line")" 'BEGIN { printf "%.2f", s * 1000 / n }')
+	local notes=()
 	VALID[$name,$c]="$(field success "$line")/$(field n "$line")"
-	if [[ $(field invalid "$line") != 0 ]]; then VALID[$name,$c]+=" ($(field invalid "$line") invalid)"; fi
-	if [[ $(field dup_serials "$line") != 0 ]]; then VALID[$name,$c]+=" $(field dup_serials "$line")dup"; fi
+	[[ $(field failure "$line") == 0 ]] || notes+=("$(field failure "$line") FAILURE")
+	[[ $(field invalid "$line") == 0 ]] || notes+=("$(field invalid "$line") invalid")
+	[[ $(field conn_errors "$line") == 0 ]] || notes+=("$(field conn_errors "$line") conn errors")
+	[[ $(field dup_serials "$line") == 0 ]] || notes+=("$(field dup_serials "$line") dup serials")
+	if [[ -n $db && $(field db_ok "$line") != yes ]]; then notes+=("DB MISMATCH"); fi
+	if ((${#notes[@]})); then VALID[$name,$c]+=" ($(IFS=,; echo "${notes[*]}" | sed 's/,/, /g'))"; fi
 	REPLY[$name]="$(field reply_cipher "$line")/$(field reply_md "$line"), nonce echoed in $(field nonce_echoes "$line") of $(field n "$line")"
 	DBCPU[$name,$c]=$(awk -v s="$(field db_cpu_s "$line")" -v n="$(field n "$line")" 'BEGIN { if (s < 0) print "-"; else printf "%.2f", s * 1000 / n }')
-	if [[ -n $db && $(field db_ok "$line") != yes ]]; then VALID[$name,$c]+=" DB MISMATCH"; fi
 }
 
 if want mdmid; then
@@ -203,35 +208,56 @@ fi
 
 # --- the table ---
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# met VALUE OP LIMIT: "met" or "NOT met" (OP: lt, ge, le)
+met() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v == "" || v == "-") { print "-"; exit }
+	ok = (op == "lt") ? v < l : (op == "ge") ? v >= l : v <= l; print ok ? "met" : "NOT met" }'; }
 {
 	echo "SCEP enrollment benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), mdmid $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1); $(openssl version)"
 	echo "requests: PKCSReq, RSA-2048 requester keys (pool of 16), AES-256-CBC, SHA-256, static challenge; keep-alive"
-	[[ -z ${pgsettings:-} ]] || echo "mdmid: PostgreSQL $pgsettings; every certificate committed before its reply"
+	[[ -z ${pgsettings:-} ]] || echo "mdmid: PostgreSQL $pgsettings; every certificate committed before its reply; log_level info"
 	echo "ceiling: openssl speed rsa2048 on $(nproc) cores: $sign_s sign/s, $verify_s verify/s -> 1/(3/sign + 3/verify) = $ceiling enrollments/s"
 	echo
-	printf '%-4s | %9s %7s %7s %8s %9s %13s | %9s %7s %7s %13s | %8s %8s\n' \
-		C mdmid/s p50ms p99ms cpu_ms rss_kib valid peer/s p50ms p99ms peer_valid mdmid/ceil mdmid/peer
-	for c in $CONNS; do
-		printf '%-4s | %9s %7s %7s %8s %9s %13s | %9s %7s %7s %13s | %8s %8s\n' "$c" \
-			"${RATE[mdmid,$c]:--}" "${P50[mdmid,$c]:--}" "${P99[mdmid,$c]:--}" "${CPU[mdmid,$c]:--}" "${HWM[mdmid,$c]:--}" "${VALID[mdmid,$c]:--}" \
-			"${RATE[peer,$c]:--}" "${P50[peer,$c]:--}" "${P99[peer,$c]:--}" "${VALID[peer,$c]:--}" \
-			"$(ratio "${RATE[mdmid,$c]:-}" "$ceiling")" "$(ratio "${RATE[mdmid,$c]:-}" "${RATE[peer,$c]:-}")"
+	printf '| %-3s | %-8s | %8s | %6s | %6s | %6s | %7s | %7s | %8s | %-14s | %-24s | %6s |\n' \
+		C server enroll/s p50 p90 p99 cpu/req pg/req peak_rss valid replies of/ceil
+	printf '|%s|\n' "-----|----------|----------|--------|--------|--------|---------|---------|----------|----------------|--------------------------|--------"
+	for name in mdmid peer; do
+		for c in $CONNS; do
+			[[ -n ${RATE[$name,$c]:-} ]] || continue
+			printf '| %-3s | %-8s | %8s | %6s | %6s | %6s | %7s | %7s | %8s | %-14s | %-24s | %6s |\n' "$c" "$name" \
+				"${RATE[$name,$c]}" "${P50[$name,$c]}" "${P90[$name,$c]}" "${P99[$name,$c]}" "${CPU[$name,$c]}" \
+				"${DBCPU[$name,$c]}" "$(awk -v k="${HWM[$name,$c]}" 'BEGIN { printf "%.1fM", k / 1024 }')" \
+				"${VALID[$name,$c]}" "${REPLY[$name]}" "$(ratio "${RATE[$name,$c]}" "$ceiling")"
+		done
 	done
-	if ((PREFILL > 0)) && want mdmid; then
-		echo
-		echo "C=$HIGH with $PREFILL more certificate rows: ${RATE[mdmid-prefilled,$HIGH]}/s (empty table: ${RATE[mdmid,$HIGH]}/s, ratio $(ratio "${RATE[mdmid-prefilled,$HIGH]}" "${RATE[mdmid,$HIGH]}")), p99 ${P99[mdmid-prefilled,$HIGH]} ms, valid ${VALID[mdmid-prefilled,$HIGH]}"
-	fi
-	if ((STORM > 0)) && want mdmid; then
-		echo
-		line=$(grep 'label=mdmid-storm' "$raw" || true)
-		echo "storm: $STORM enrollments at C=64: ${RATE[mdmid-storm,64]}/s, p99 ${P99[mdmid-storm,64]} ms, successes ${VALID[mdmid-storm,64]}," \
-			"rows $(field db_rows "$line"), distinct serials $(field db_distinct "$line"), duplicate serials in the sample $(field dup_serials "$line"), database check $(field db_ok "$line")"
-	fi
 	echo
-	echo "cpu_ms: server CPU time (user+system, from /proc) per request; rss_kib: the server's peak RSS (VmHWM)."
-	echo "valid: SUCCESS replies whose signature, nonces and transaction ID verified / requests sent; mdmid's rows"
-	echo "were then checked in SQL (count, unique serials, fingerprints of the opened envelopes)."
+	if want mdmid && want peer; then
+		for c in $CONNS; do echo "C=$c: mdmid/peer $(ratio "${RATE[mdmid,$c]:-}" "${RATE[peer,$c]:-}")"; done
+		echo
+	fi
+	if want mdmid; then
+		echo "targets:"
+		echo "- C=$HIGH at least 60% of the ceiling: $(ratio "${RATE[mdmid,$HIGH]:-}" "$ceiling") -> $(met "$(ratio "${RATE[mdmid,$HIGH]:-}" "$ceiling")" ge 0.60)"
+		echo "- C=1 p50 under 2 ms: ${P50[mdmid,1]:--} ms -> $(met "${P50[mdmid,1]:-}" lt 2)"
+		echo "- C=$HIGH p99 under 40 ms: ${P99[mdmid,$HIGH]:--} ms -> $(met "${P99[mdmid,$HIGH]:-}" lt 40)"
+		echo "- C=$HIGH peak RSS under 32 MiB: ${HWM[mdmid,$HIGH]:--} KiB -> $(met "${HWM[mdmid,$HIGH]:-}" lt 32768)"
+		if ((PREFILL > 0)); then
+			r=$(ratio "${RATE[mdmid-prefilled,$HIGH]}" "${RATE[mdmid,$HIGH]}")
+			echo "- C=$HIGH with $PREFILL more rows within 10% of the empty table: ${RATE[mdmid-prefilled,$HIGH]}/s vs ${RATE[mdmid,$HIGH]}/s = $r (p99 ${P99[mdmid-prefilled,$HIGH]} ms, valid ${VALID[mdmid-prefilled,$HIGH]}) -> $(met "$r" ge 0.90)"
+		fi
+		if ((STORM > 0)); then
+			line=$(grep 'label=mdmid-storm' "$raw" || true)
+			ok=$([[ $(field db_ok "$line") == yes && $(field success "$line") == "$STORM" && $(field dup_serials "$line") == 0 ]] && echo met || echo "NOT met")
+			echo "- $STORM enrollments at C=64, no duplicate serial, no lost row: ${RATE[mdmid-storm,64]}/s, p99 ${P99[mdmid-storm,64]} ms, successes $(field success "$line"), rows $(field db_rows "$line"), distinct serials $(field db_distinct "$line"), SQL check $(field db_ok "$line") -> $ok"
+		fi
+		echo
+	fi
+	echo "enroll/s: valid SUCCESS replies per second of the timed phase; p50/p90/p99: latency in ms; cpu/req and"
+	echo "pg/req: CPU ms (user+system, /proc) per request of the server and of PostgreSQL's processes; peak_rss:"
+	echo "the server's VmHWM; valid: valid SUCCESS replies / requests (signature, nonces, transaction ID; a 10%"
+	echo "sample's envelopes opened: certificate matches the CSR, serials unique; for mdmid the rows were then"
+	echo "checked in SQL); replies: the reply's cipher/digest and how often the request's nonce came back as the"
+	echo "reply's senderNonce (RFC 8894 wants a fresh one); of/ceil: enroll/s over the ceiling."
 	echo
 	echo "raw:"
 	cat "$raw"
