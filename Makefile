@@ -10,7 +10,7 @@ SAN ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libssl libcrypto libmicrohttpd libpq jansson libplist-2.0
+PKGS := libssl libcrypto libmicrohttpd libpq jansson libplist-2.0 libsystemd
 
 ifeq ($(SAN),1)
 BUILD ?= build-san
@@ -21,7 +21,7 @@ OPT := -O2 -g
 endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmicrohttpd -lpq -ljansson -lplist-2.0)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmicrohttpd -lpq -ljansson -lplist-2.0 -lsystemd)
 CPPFLAGS += -Iinclude -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS += -std=c11 -Wall -Wextra -Werror $(OPT) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(OPT)
@@ -40,7 +40,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SUPPORT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit integration run install clean deps bench-tools
+.PHONY: all check unit integration run install clean deps bench-tools valgrind
 # Keep object files of the test binaries (no "rm ..." after the last test line).
 .SECONDARY:
 all: $(BUILD)/mdmid $(BUILD)/scep-req $(BUILD)/scep_load
@@ -86,6 +86,13 @@ INTEGRATION := tests/lib/pg-selftest.sh $(sort $(wildcard tests/integration/*.t)
 check: all $(UNIT_BIN)
 	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN) $(INTEGRATION)
 
+# The server of a subset of the integration scenarios under valgrind memcheck
+# (tests/integration/lib.sh: any memory error or definite/indirect leak fails t_stop).
+VALGRIND_TESTS := $(addprefix tests/integration/,10_scepclient_ra.t 20_refusals.t 30_certrep.t 40_database.t \
+	50_device_binding.t 70_revocation.t 74_pending.t)
+valgrind: all $(UNIT_BIN)
+	MDMID_BUILD=$(BUILD) MDMID_VALGRIND=1 bash tests/run-tests.sh $(VALGRIND_TESTS)
+
 unit: $(UNIT_BIN)
 	MDMID_BUILD=$(BUILD) bash tests/run-tests.sh $(UNIT_BIN)
 
@@ -108,5 +115,7 @@ install: $(BUILD)/mdmid
 
 clean:
 	rm -rf build build-san
+
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

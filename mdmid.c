@@ -14,6 +14,8 @@ static const char usage[] =
 	"commands:\n"
 	"  serve         serve SCEP (RFC 8894) over HTTP\n"
 	"  ca init       create the CA and RA keys and certificates\n"
+	"  ca import     import an existing CA (root or intermediate) with its chain\n"
+	"  ca show       print the CA, the RA and the chain (no secret)\n"
 	"  db migrate    create or update the PostgreSQL schema\n"
 	"  challenge new mint a one-time challenge bound to a UDID\n"
 	"  check         is this certificate this UDID's, and still good?\n"
@@ -23,6 +25,7 @@ static const char usage[] =
 	"  revoke        revoke a certificate by serial and issue a new CRL\n"
 	"  crl           issue a new CRL and write it\n"
 	"  request       list, approve or deny requests held for approval\n"
+	"  report expiring  certificates that expire soon (re-enroll them)\n"
 	"  config check  validate a configuration and print the effective settings\n"
 	"  version       print the version\n"
 	"\n"
@@ -66,6 +69,8 @@ int main(int argc, char **argv)
 		return cmd_crl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "request"))
 		return cmd_request(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(cmd, "config"))
 		return cmd_config(argc - 1, argv + 1);
 	fprintf(stderr, "mdmid: unknown command \"%s\"\n\n%s", cmd, usage);

@@ -23,6 +23,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_crl(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Loads --config FILE, or $MDMID_CONFIG, or defaults and the environment
  * alone; prints the error and returns -1 on failure. */

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/provider.h>
+#include <systemd/sd-daemon.h>
 
 #include "cli.h"
 #include "mdmid/admin_http.h"
@@ -17,14 +20,149 @@
 #include "mdmid/log.h"
 #include "mdmid/scep_http.h"
 #include "mdmid/scep_svc.h"
+#include "mdmid/store.h"
 
 static const char serve_usage[] =
 	"usage: mdmid serve [--config FILE]\n"
 	"\n"
 	"Serves SCEP (RFC 8894) at the configured scep_path and /cgi-bin/pkiclient.exe, and\n"
 	"/healthz, on `listen`, and the admin API (bearer token) on `admin_listen`, until\n"
-	"SIGINT or SIGTERM. Every key of the configuration file can be overridden by\n"
+	"SIGINT or SIGTERM. SIGHUP reloads the configuration: log_level and the static\n"
+	"challenge take effect at once; other changed keys are logged as needing a restart.\n"
+	"Under systemd (Type=notify) it sends READY=1 once the listeners are up and the\n"
+	"database answered. Every key of the configuration file can be overridden by\n"
 	"MDMID_<KEY>; see deploy/mdmid.conf.example.\n";
+
+/* The keys of a configuration as config_each gives them, in table order. */
+struct cfg_snapshot {
+	char *names[128], *values[128];
+	size_t n;
+};
+
+static void snapshot_add(void *cls, const char *name, const char *value, bool secret)
+{
+	struct cfg_snapshot *s = cls;
+	(void)secret; /* config_each masks secrets; they are compared below */
+	if (s->n < sizeof s->names / sizeof s->names[0]) {
+		s->names[s->n] = strdup(name);
+		s->values[s->n] = strdup(value);
+		s->n++;
+	}
+}
+
+static void snapshot_free(struct cfg_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->names[i]);
+		free(s->values[i]);
+	}
+	s->n = 0;
+}
+
+static int str_differs(const char *a, const char *b) { return (a == NULL) != (b == NULL) || (a && strcmp(a, b)); }
+
+/* Appends name to a comma-separated list. */
+static void list_add(char *list, size_t len, const char *name)
+{
+	size_t n = strlen(list);
+	snprintf(list + n, len - n, "%s%s", n ? "," : "", name);
+}
+
+static void swap_str(char **a, char **b)
+{
+	char *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * SIGHUP: reads the configuration again. log_level and the static challenge
+ * (challenge_file, MDMID_CHALLENGE) are applied at once; any other key that
+ * changed is named in the log as needing a restart and keeps its running
+ * value. An invalid configuration changes nothing. cfg holds what runs.
+ */
+static void reload(const char *config, struct mdmid_config *cfg, struct scep_svc *svc)
+{
+	struct mdmid_config ncfg;
+	struct cfg_snapshot before = {0}, after = {0};
+	char err[1024], applied[512] = "", restart[1024] = "";
+	int level;
+
+	if (!config)
+		config = getenv("MDMID_CONFIG");
+	if (config && !*config)
+		config = NULL;
+	if (config_load(config, &ncfg, err, sizeof err) < 0) {
+		char msg[1024];
+		log_error("event=reload outcome=failure msg=\"%s; the running configuration is kept\"",
+			  log_value(err, msg, sizeof msg));
+		config_free(&ncfg);
+		return;
+	}
+	if ((level = log_level_parse(ncfg.log_level)) < 0) {
+		log_error("event=reload outcome=failure msg=\"log_level: expected debug, info, warn or error; the running "
+			  "configuration is kept\"");
+		config_free(&ncfg);
+		return;
+	}
+	config_each(cfg, snapshot_add, &before);
+	config_each(&ncfg, snapshot_add, &after);
+	for (size_t i = 0; i < before.n && i < after.n; i++) {
+		const char *k = before.names[i];
+		int changed = strcmp(before.values[i], after.values[i]) != 0;
+		/* Secrets are compared themselves (config_each masks them). */
+		if (!strcmp(k, "challenge") || !strcmp(k, "challenge_file") || !strcmp(k, "log_level"))
+			continue;
+		if (!strcmp(k, "admin_token"))
+			changed = str_differs(cfg->admin_token, ncfg.admin_token);
+		else if (!strcmp(k, "database_password"))
+			changed = str_differs(cfg->database_password, ncfg.database_password);
+		else if (!strcmp(k, "ca_key_passphrase"))
+			changed = str_differs(cfg->ca_key_passphrase, ncfg.ca_key_passphrase);
+		if (changed)
+			list_add(restart, sizeof restart, k);
+	}
+	snapshot_free(&before);
+	snapshot_free(&after);
+	if (strcmp(cfg->log_level, ncfg.log_level) != 0) {
+		log_set_level((enum log_level)level);
+		swap_str(&cfg->log_level, &ncfg.log_level);
+		list_add(applied, sizeof applied, "log_level");
+	}
+	if (str_differs(cfg->challenge, ncfg.challenge) || str_differs(cfg->challenge_file, ncfg.challenge_file)) {
+		scep_svc_set_static_challenge(svc, ncfg.challenge);
+		swap_str(&cfg->challenge, &ncfg.challenge);
+		swap_str(&cfg->challenge_file, &ncfg.challenge_file);
+		list_add(applied, sizeof applied, "challenge");
+		if (!cfg->challenge && strcmp(cfg->challenge_mode, "dynamic") != 0)
+			log_warn("event=reload msg=\"challenge_mode %s without a static challenge: static requests are refused\"",
+				 cfg->challenge_mode);
+	}
+	config_free(&ncfg); /* with the values swapped out of cfg */
+	log_write(LOG_LEVEL_INFO > (enum log_level)level ? LOG_LEVEL_INFO : (enum log_level)level,
+		  "event=reload outcome=success log_level=%s applied=\"%s\" restart_needed=\"%s\"", cfg->log_level,
+		  applied[0] ? applied : "-", restart[0] ? restart : "-");
+	if (restart[0])
+		log_warn("event=reload msg=\"these keys changed but take effect only after a restart\" keys=\"%s\"",
+			 restart);
+}
+
+/* Every minute: a CRL past half of its life is replaced, for this CA and
+ * those it replaced, so that a valid one is always there for /crl, GetCRL
+ * and mdmid crl. */
+static void refresh_crls(const struct ca *ca, struct dbpool *db, unsigned validity_days, struct crl_ctx **crls,
+			 size_t *ncrl)
+{
+	char err[256];
+	if (!*crls)
+		crl_contexts(ca, dbpool_get(db), validity_days, crls, ncrl, err, sizeof err);
+	for (size_t i = 0; i < *ncrl; i++) {
+		unsigned char *der = NULL;
+		size_t len;
+		crl_current(&(*crls)[i], dbpool_get(db), &der, &len);
+		free(der);
+	}
+}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -102,29 +240,31 @@ int cmd_serve(int argc, char **argv)
 		 cfg.allow_single_des ? "allowed" : "refused");
 	if (crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err) < 0)
 		log_warn("msg=\"the CRLs cannot be kept fresh until the database answers\"");
+	refresh_crls(ca, db, cfg.crl_validity_days, &crls, &ncrl);
+	/* The listeners are up (and the port file written); systemd hears
+	 * READY=1 once the database answers too. */
+	if (store_ping(dbpool_get(db), 5000, err, sizeof err) != MDMID_OK) {
+		fprintf(stderr, "mdmid serve: the database does not answer: %s\n", err);
+		goto out;
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=serving SCEP on port %u\nMAINPID=%lu", scep_http_port(http),
+		   (unsigned long)getpid());
 	for (;;) {
-		/* Every minute: a CRL past half of its life is replaced, for this CA
-		 * and those it replaced, so that a valid one is always there for
-		 * /crl, GetCRL and mdmid crl. */
 		struct timespec minute = {.tv_sec = 60};
 		sig = sigtimedwait(&sigs, NULL, &minute);
 		if (sig < 0) {
-			if (!crls)
-				crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err);
-			for (size_t i = 0; i < ncrl; i++) {
-				unsigned char *der = NULL;
-				size_t len;
-				crl_current(&crls[i], dbpool_get(db), &der, &len);
-				free(der);
-			}
+			refresh_crls(ca, db, cfg.crl_validity_days, &crls, &ncrl);
 			continue;
 		}
 		if (sig == SIGHUP) {
-			log_info("event=sighup msg=\"configuration reload is not supported yet; restart to apply changes\"");
+			sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+			reload(config, &cfg, svc);
+			sd_notifyf(0, "READY=1\nSTATUS=serving SCEP on port %u", scep_http_port(http));
 			continue;
 		}
 		break;
 	}
+	sd_notify(0, "STOPPING=1");
 	log_info("event=stop signal=%d", sig);
 	rc = EXIT_OK;
 out:

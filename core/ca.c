@@ -199,6 +199,170 @@ out:
 	return rc;
 }
 
+static int pem_pass_cb(char *buf, int size, int rwflag, void *u);
+static X509 *load_certs(const char *path, STACK_OF(X509) *chain, char *err, size_t errlen);
+static int has_key_usage(X509 *x, uint32_t bits);
+static int within_validity(X509 *x, const char *path, char *err, size_t errlen);
+
+/* Writes cert and then chain as PEM into path atomically (0644). */
+static int write_certs(const char *path, X509 *cert, STACK_OF(X509) *chain)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc = -1;
+
+	if (!b || !PEM_write_bio_X509(b, cert))
+		goto out;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(b, sk_X509_value(chain, i)))
+			goto out;
+	n = BIO_get_mem_data(b, &data);
+	rc = file_write_atomic(path, data, (size_t)n, 0644);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+int ca_import(const struct ca_import_opts *o, char *warning, size_t warnlen, char *err, size_t errlen)
+{
+	char *ca_pem = path_join(o->dir, "ca.pem"), *ca_key = path_join(o->dir, "ca.key");
+	char *ra_pem = path_join(o->dir, "ra.pem"), *ra_key = path_join(o->dir, "ra.key");
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	EVP_PKEY *key = NULL, *rkey = NULL;
+	X509 *cert = NULL, *rcert = NULL, *top;
+	X509_NAME *rname = NULL;
+	FILE *f = NULL;
+	int rc = -1;
+
+	if (warnlen)
+		warning[0] = '\0';
+	if (!ca_pem || !ca_key || !ra_pem || !ra_key || !chain) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!(cert = load_certs(o->cert, chain, err, errlen)))
+		goto out;
+	if (o->chain) {
+		/* The chain file's certificates, in its order, after those that
+		 * followed the CA certificate in its own file. */
+		STACK_OF(X509) *more = sk_X509_new_null();
+		X509 *first = more ? load_certs(o->chain, more, err, errlen) : NULL;
+		int ok = first && sk_X509_push(chain, first);
+		if (!ok)
+			X509_free(first);
+		while (more && sk_X509_num(more) > 0) {
+			X509 *x = sk_X509_shift(more);
+			if (!ok || !sk_X509_push(chain, x)) {
+				X509_free(x);
+				ok = 0;
+			}
+		}
+		sk_X509_free(more);
+		if (!ok) {
+			if (first == NULL && more)
+				goto out; /* err says why */
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	if (!(f = fopen(o->key, "r"))) {
+		snprintf(err, errlen, "%s: %s", o->key, strerror(errno));
+		goto out;
+	}
+	key = PEM_read_PrivateKey(f, NULL, pem_pass_cb, (void *)o->passphrase);
+	fclose(f);
+	if (!key) {
+		set_err(err, errlen, "reading the private key (encrypted keys need ca_key_passphrase)", o->key);
+		goto out;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "%s: the key is not the key of the certificate %s", o->key, o->cert);
+		goto out;
+	}
+	if (!(X509_get_extension_flags(cert) & EXFLAG_CA) || !has_key_usage(cert, KU_KEY_CERT_SIGN)) {
+		snprintf(err, errlen, "%s: not a CA certificate (basicConstraints CA:TRUE) with keyUsage keyCertSign",
+			 o->cert);
+		goto out;
+	}
+	if (!within_validity(cert, o->cert, err, errlen))
+		goto out;
+	if (o->no_ra && !has_key_usage(cert, KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT)) {
+		snprintf(err, errlen, "%s: without an RA the CA needs keyUsage digitalSignature and keyEncipherment", o->cert);
+		goto out;
+	}
+	if (o->no_ra && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+		snprintf(err, errlen, "%s: without an RA the CA key must be RSA (it decrypts SCEP requests)", o->key);
+		goto out;
+	}
+	/* The chain goes up: each certificate issued (and signed) by the next. */
+	top = cert;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *up = sk_X509_value(chain, i);
+		if (X509_check_issued(up, top) != X509_V_OK || X509_verify(top, X509_get0_pubkey(up)) != 1) {
+			char *name = x509u_name_oneline(X509_get_subject_name(top));
+			ERR_clear_error();
+			snprintf(err, errlen, "the chain is not in order: \"%s\" is not signed by certificate %d of the chain",
+				 name ? name : "?", i + 1);
+			free(name);
+			goto out;
+		}
+		if (!(X509_get_extension_flags(up) & EXFLAG_CA)) {
+			snprintf(err, errlen, "certificate %d of the chain is no CA certificate", i + 1);
+			goto out;
+		}
+		top = up;
+	}
+	if (X509_check_issued(top, top) != X509_V_OK && warnlen)
+		snprintf(warning, warnlen, "the chain ends below a root (its last certificate is not self-signed): "
+					   "devices need the root from elsewhere");
+	if (!o->force && (access(ca_pem, F_OK) == 0 || access(ca_key, F_OK) == 0)) {
+		snprintf(err, errlen, "%s already exists (use --force to replace it)", ca_pem);
+		goto out;
+	}
+	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if (!o->no_ra) {
+		/* Not past the CA's notAfter. */
+		int days = 0, secs = 0;
+		unsigned ra_days = o->ra_days;
+		if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) && days >= 0 && (unsigned)days < ra_days)
+			ra_days = (unsigned)days > 0 ? (unsigned)days : 1;
+		if (o->ra_bits < 2048 || o->ra_bits > 16384) {
+			snprintf(err, errlen, "RA key size %u: must be between 2048 and 16384 bits", o->ra_bits);
+			goto out;
+		}
+		if (!(rkey = EVP_RSA_gen(o->ra_bits)) || !(rname = ra_subject(X509_get_subject_name(cert))) ||
+		    !(rcert = make_cert(rkey, rname, cert, key, ra_days, "critical,CA:FALSE",
+					"critical,digitalSignature,keyEncipherment"))) {
+			set_err(err, errlen, "making the RA certificate", NULL);
+			goto out;
+		}
+	}
+	/* Keys first: a certificate on disk always has its key beside it. */
+	if (write_pem(ca_key, 0600, NULL, key, o->passphrase) < 0 ||
+	    (rcert && write_pem(ra_key, 0600, NULL, rkey, o->passphrase) < 0) || write_certs(ca_pem, cert, chain) < 0 ||
+	    (rcert && write_pem(ra_pem, 0644, rcert, NULL, NULL) < 0)) {
+		snprintf(err, errlen, "writing into %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if (!rcert && ((unlink(ra_pem) < 0 && errno != ENOENT) || (unlink(ra_key) < 0 && errno != ENOENT))) {
+		snprintf(err, errlen, "removing the old RA from %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ca_pem), free(ca_key), free(ra_pem), free(ra_key);
+	EVP_PKEY_free(key), EVP_PKEY_free(rkey);
+	X509_free(cert), X509_free(rcert);
+	X509_NAME_free(rname);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
 static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 {
 	const char *pass = u;

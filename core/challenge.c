@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "mdmid/metrics.h"
 #include "mdmid/x509util.h"
 
 static void base64url(const unsigned char *in, size_t len, char *out)
@@ -46,6 +47,8 @@ enum mdmid_err challenge_mint(struct store *st, const char *udid, const char *su
 				 sizeof out->expires_at);
 	if (rc != MDMID_OK)
 		OPENSSL_cleanse(out->secret, sizeof out->secret);
+	else
+		metrics_challenge_minted();
 	return rc;
 }
 

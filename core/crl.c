@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "mdmid/log.h"
+#include "mdmid/metrics.h"
 
 static const struct {
 	const char *name;
@@ -109,7 +110,11 @@ out:
 
 enum mdmid_err crl_issue(const struct crl_ctx *c, struct store *st, int64_t *number)
 {
-	return store_crl_issue(st, c->issuer_id, sign_crl, (void *)c, number);
+	enum mdmid_err rc = store_crl_issue(st, c->issuer_id, sign_crl, (void *)c, number);
+	/* sign_crl dated it now. */
+	if (rc == MDMID_OK && c->signer < 0)
+		metrics_crl_this_update((int64_t)time(NULL));
+	return rc;
 }
 
 enum mdmid_err crl_revoke(const struct crl_ctx *ctxs, size_t n, struct store *st, const char *serial,
@@ -167,6 +172,8 @@ enum mdmid_err crl_current(const struct crl_ctx *c, struct store *st, unsigned c
 
 	if (rc != MDMID_OK)
 		return rc;
+	if (*der && c->signer < 0)
+		metrics_crl_this_update(this_update);
 	/* Fresh enough: less than half of its life has passed. */
 	if (*der && (int64_t)time(NULL) < this_update + (next_update - this_update) / 2)
 		return MDMID_OK;

@@ -75,48 +75,6 @@ out:
 }
 
 /*
- * Puts the CSR's SubjectPublicKeyInfo into x as its algorithm and bits.
- * X509_set_pubkey() would encode the decoded key and decode it again, two
- * OpenSSL 3.0 encoder/decoder chains built per call; this copies the
- * fields the CSR's signature was verified over. x then has no EVP_PKEY
- * attached (X509_get0_pubkey() returns NULL until it is parsed again),
- * which signing and encoding do not need.
- */
-static int copy_spki(X509 *x, X509_REQ *csr)
-{
-	const ASN1_OBJECT *obj;
-	const unsigned char *bits;
-	int blen, ptype;
-	const void *pval;
-	X509_ALGOR *alg;
-	ASN1_OBJECT *obj_copy = NULL;
-	void *pval_copy = NULL;
-	unsigned char *bits_copy = NULL;
-
-	if (!X509_PUBKEY_get0_param(NULL, &bits, &blen, &alg, X509_REQ_get_X509_PUBKEY(csr)) || blen <= 0)
-		return 0;
-	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
-	if (!(obj_copy = OBJ_dup(obj)) || !(bits_copy = OPENSSL_memdup(bits, (size_t)blen)))
-		goto fail;
-	if (ptype == V_ASN1_OBJECT)
-		pval_copy = OBJ_dup(pval);
-	else if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
-		pval_copy = ASN1_STRING_dup(pval);
-	if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL && !pval_copy)
-		goto fail;
-	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj_copy, ptype, pval_copy, bits_copy, blen))
-		return 1;
-fail:
-	ASN1_OBJECT_free(obj_copy);
-	if (ptype == V_ASN1_OBJECT)
-		ASN1_OBJECT_free(pval_copy);
-	else
-		ASN1_STRING_free(pval_copy);
-	OPENSSL_free(bits_copy);
-	return 0;
-}
-
-/*
  * Builds and signs a certificate for key with subject (taken over, freed
  * here) under mdmid's extensions; csr, when not NULL, is the request the
  * key came from: its SubjectPublicKeyInfo is copied as it is, and its
@@ -149,7 +107,7 @@ static enum mdmid_err issue_build(const struct ca *ca, EVP_PKEY *key, X509_NAME 
 	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, X509_get_subject_name(cacert)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)validity_days, 0, NULL) ||
-	    !(csr ? copy_spki(x, csr) : X509_set_pubkey(x, key)))
+	    !(csr ? x509u_spki_copy(X509_get_X509_PUBKEY(x), csr) : X509_set_pubkey(x, key)))
 		goto out;
 	/* A certificate must not outlive its issuer. */
 	if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(cacert)) > 0 &&

@@ -2,17 +2,19 @@
 #include "mdmid/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static enum log_level log_min = LOG_LEVEL_INFO;
+/* SIGHUP changes it while other threads log. */
+static atomic_int log_min = LOG_LEVEL_INFO;
 static const char *const level_names[LOG_LEVEL__MAX] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
 	if (level < LOG_LEVEL__MAX)
-		log_min = level;
+		atomic_store_explicit(&log_min, (int)level, memory_order_relaxed);
 }
 
 int log_level_parse(const char *name)
@@ -32,7 +34,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (level < log_min || level >= LOG_LEVEL__MAX)
+	if ((int)level < atomic_load_explicit(&log_min, memory_order_relaxed) || level >= LOG_LEVEL__MAX)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);

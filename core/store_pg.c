@@ -2,13 +2,17 @@
  * reconnects and migrations. The records themselves: store_records.c. */
 #include "store_pg_internal.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "mdmid/log.h"
+#include "mdmid/metrics.h"
 #include "mdmid/migrate.h"
 
 /* Statements prepared on every new connection. Casts pin parameter types
@@ -147,6 +151,12 @@ static const struct {
 	 "   FROM request WHERE transaction_id = $2 AND signer_spki_sha256 = $7 AND message_type = $6::integer"
 	 "   AND created_at > now() - make_interval(secs => $5::integer) ORDER BY id DESC LIMIT 1) AS r ON true",
 	 8},
+	{"expiring",
+	 "SELECT coalesce(udid, '-'), serial,"
+	 " to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), method"
+	 " FROM certificate WHERE status = 'issued' AND not_after > now()"
+	 " AND not_after <= now() + make_interval(secs => $1::double precision) ORDER BY not_after, serial",
+	 1},
 	{"cert_find",
 	 "SELECT serial, coalesce(udid, ''), status, now() < not_before, now() >= not_after, id FROM certificate"
 	 " WHERE sha256 = $1",
@@ -221,6 +231,64 @@ enum mdmid_err store_connect(struct store *st, char *err, size_t errlen)
 	return MDMID_OK;
 }
 
+enum mdmid_err store_ping(struct store *st, unsigned timeout_ms, char *err, size_t errlen)
+{
+	struct timespec start, now;
+	PGresult *r;
+	int ok = 1;
+
+	if (store_connect(st, err, errlen) != MDMID_OK) {
+		metrics_db_error();
+		return MDMID_ERR_DB_UNAVAILABLE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (!PQsendQuery(st->conn, "SELECT 1")) {
+		store_msg_copy(err, errlen, "", PQerrorMessage(st->conn));
+		goto broken;
+	}
+	for (;;) {
+		struct pollfd pfd = {.fd = PQsocket(st->conn), .events = POLLIN};
+		long left;
+		if (!PQconsumeInput(st->conn)) {
+			store_msg_copy(err, errlen, "", PQerrorMessage(st->conn));
+			goto broken;
+		}
+		if (!PQisBusy(st->conn))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (long)timeout_ms - ((now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L);
+		if (left <= 0 || pfd.fd < 0) {
+			snprintf(err, errlen, "no answer within %u ms", timeout_ms);
+			goto broken;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			goto broken;
+		}
+	}
+	while ((r = PQgetResult(st->conn))) {
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			store_msg_copy(err, errlen, "", PQresultErrorMessage(r));
+			ok = 0;
+		}
+		PQclear(r);
+	}
+	if (ok)
+		return MDMID_OK;
+	if (PQstatus(st->conn) == CONNECTION_OK) {
+		metrics_db_error();
+		return MDMID_ERR_DB_UNAVAILABLE;
+	}
+broken:
+	/* A half-answered query leaves the connection unusable: the next call
+	 * opens a new one. */
+	PQfinish(st->conn);
+	st->conn = NULL;
+	st->prepared = 0;
+	metrics_db_error();
+	return MDMID_ERR_DB_UNAVAILABLE;
+}
+
 /* Connects and prepares the statements when needed. */
 static enum mdmid_err store_ready(struct store *st, char *err, size_t errlen)
 {
@@ -270,8 +338,10 @@ static enum mdmid_err store_run_fmt(struct store *st, const char *name, int n, c
 		ExecStatusType s;
 		enum mdmid_err rc = store_ready(st, err, errlen);
 
-		if (rc != MDMID_OK)
+		if (rc != MDMID_OK) {
+			metrics_db_error();
 			return rc;
+		}
 		r = PQexecPrepared(st->conn, name, n, vals, lens, fmts, result_format);
 		s = PQresultStatus(r);
 		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
@@ -283,12 +353,57 @@ static enum mdmid_err store_run_fmt(struct store *st, const char *name, int n, c
 		}
 		store_msg_copy(err, errlen, "", PQresultErrorMessage(r));
 		PQclear(r);
-		if (PQstatus(st->conn) == CONNECTION_OK)
-			return MDMID_ERR_DB;
-		if (attempt > 0)
-			return MDMID_ERR_DB_UNAVAILABLE;
+		if (PQstatus(st->conn) == CONNECTION_OK || attempt > 0) {
+			metrics_db_error();
+			return PQstatus(st->conn) == CONNECTION_OK ? MDMID_ERR_DB : MDMID_ERR_DB_UNAVAILABLE;
+		}
 		log_warn("msg=\"database connection lost; reconnecting\" db_error=\"%s\"", err);
 	}
+}
+
+enum mdmid_err store_send(struct store *st, struct store_pending *p)
+{
+	enum mdmid_err rc;
+
+	p->sent = false;
+	if ((rc = store_ready(st, p->err, sizeof p->err)) != MDMID_OK) {
+		metrics_db_error();
+		return rc;
+	}
+	/* A connection that cannot take the statement now is dealt with by
+	 * store_wait, which sends it again the synchronous way. */
+	p->sent = PQsendQueryPrepared(st->conn, p->name, p->n, p->vals, p->lens, p->fmts, 0) == 1;
+	return MDMID_OK;
+}
+
+enum mdmid_err store_wait(struct store *st, struct store_pending *p, PGresult **out)
+{
+	PGresult *r, *result = NULL;
+
+	*out = NULL;
+	if (!p->sent)
+		return store_run(st, p->name, p->n, p->vals, p->lens, p->fmts, out, p->err, sizeof p->err);
+	p->sent = false;
+	/* One statement, one result, then NULL. */
+	while ((r = PQgetResult(st->conn))) {
+		if (result)
+			PQclear(r);
+		else
+			result = r;
+	}
+	if (result && (PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK)) {
+		*out = result;
+		return MDMID_OK;
+	}
+	store_msg_copy(p->err, sizeof p->err, "", result ? PQresultErrorMessage(result) : PQerrorMessage(st->conn));
+	PQclear(result);
+	if (PQstatus(st->conn) == CONNECTION_OK) {
+		metrics_db_error();
+		return MDMID_ERR_DB;
+	}
+	/* The same retry as store_run's: once, on a fresh connection. */
+	log_warn("msg=\"database connection lost; reconnecting\" db_error=\"%s\"", p->err);
+	return store_run(st, p->name, p->n, p->vals, p->lens, p->fmts, out, p->err, sizeof p->err);
 }
 
 /* Runs one SQL command string (may hold several statements). */

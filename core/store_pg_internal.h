@@ -2,6 +2,8 @@
 #ifndef MDMID_STORE_PG_INTERNAL_H
 #define MDMID_STORE_PG_INTERNAL_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "mdmid/store.h"
@@ -25,6 +27,25 @@ enum mdmid_err store_run(struct store *st, const char *name, int n, const char *
 /* The same, with every result column in binary format (bytea as raw bytes). */
 enum mdmid_err store_run_binary(struct store *st, const char *name, int n, const char *const *vals, const int *lens,
 				const int *fmts, PGresult **out, char *err, size_t errlen);
+
+/*
+ * A prepared statement sent without waiting for its result, so that the
+ * caller can work meanwhile (sign the CertRep while PostgreSQL commits the
+ * certificate row). The parameters must stay valid until store_wait.
+ * store_send fails only when no connection can be had; store_wait returns
+ * what store_run would have (text results), retrying once on a broken
+ * connection.
+ */
+struct store_pending {
+	const char *name;
+	int n;
+	const char *const *vals;
+	const int *lens, *fmts;
+	bool sent;
+	char err[512];
+};
+enum mdmid_err store_send(struct store *st, struct store_pending *p);
+enum mdmid_err store_wait(struct store *st, struct store_pending *p, PGresult **out);
 
 /* Copies a libpq message into err without its trailing newline. */
 void store_msg_copy(char *err, size_t errlen, const char *prefix, const char *msg);

@@ -6,6 +6,7 @@
 #include <openssl/asn1.h>
 
 #include "mdmid/log.h"
+#include "mdmid/metrics.h"
 #include "mdmid/x509util.h"
 #include "store_pg_internal.h"
 
@@ -49,68 +50,121 @@ enum mdmid_err store_event_put(struct store *st, const struct event_record *ev)
 	return rc;
 }
 
-enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev)
-{
-	char serial[41], issuer[24], nb[40], na[40], mt[16], err[512];
+/* A certificate row on its way to the database: the statement's parameters
+ * live here until its result is in. */
+struct cert_put {
+	char serial[41], issuer[24], nb[40], na[40], mt[16];
 	unsigned char sha[32], spki[32];
-	unsigned char *der = NULL;
-	char *subject = NULL, *sans = NULL;
+	unsigned char *der;
+	char *subject, *sans;
 	char challenge[24], renews[24], request[24];
 	const char *vals[20];
-	int lens[20] = {0}, fmts[20] = {0};
-	PGresult *res = NULL;
-	int der_len;
-	enum mdmid_err rc = MDMID_ERR_INTERNAL;
+	int lens[20], fmts[20];
+	const char *method;
+	int64_t challenge_id, request_id;
+	struct store_pending pending;
+};
 
-	if (!x509u_serial_hex(X509_get0_serialNumber(c->cert), serial, sizeof serial) ||
-	    !time_text(X509_get0_notBefore(c->cert), nb, sizeof nb) ||
-	    !time_text(X509_get0_notAfter(c->cert), na, sizeof na) || !x509u_sha256(c->cert, sha) ||
-	    !x509u_spki_sha256(c->cert, spki) || (der_len = i2d_X509(c->cert, &der)) <= 0 ||
-	    !(subject = x509u_name_oneline(X509_get_subject_name(c->cert))))
-		goto out;
-	sans = x509u_san_text(c->cert);
-	snprintf(issuer, sizeof issuer, "%lld", (long long)c->issuer_id);
-	snprintf(mt, sizeof mt, "%d", ev->message_type);
-	vals[0] = serial;
-	vals[1] = issuer;
+static void cert_put_free(struct cert_put *p)
+{
+	if (!p)
+		return;
+	OPENSSL_free(p->der);
+	free(p->subject);
+	free(p->sans);
+	free(p);
+}
+
+enum mdmid_err store_cert_put_begin(struct store *st, const struct cert_record *c, const struct event_record *ev,
+				    struct cert_put **out)
+{
+	struct cert_put *p = calloc(1, sizeof *p);
+	const char **vals;
+	int der_len;
+	enum mdmid_err rc;
+
+	*out = NULL;
+	if (!p)
+		return MDMID_ERR_NOMEM;
+	vals = p->vals;
+	if (!x509u_serial_hex(X509_get0_serialNumber(c->cert), p->serial, sizeof p->serial) ||
+	    !time_text(X509_get0_notBefore(c->cert), p->nb, sizeof p->nb) ||
+	    !time_text(X509_get0_notAfter(c->cert), p->na, sizeof p->na) || !x509u_sha256(c->cert, p->sha) ||
+	    !x509u_spki_sha256(c->cert, p->spki) || (der_len = i2d_X509(c->cert, &p->der)) <= 0 ||
+	    !(p->subject = x509u_name_oneline(X509_get_subject_name(c->cert)))) {
+		cert_put_free(p);
+		return MDMID_ERR_INTERNAL;
+	}
+	p->sans = x509u_san_text(c->cert);
+	snprintf(p->issuer, sizeof p->issuer, "%lld", (long long)c->issuer_id);
+	snprintf(p->mt, sizeof p->mt, "%d", ev->message_type);
+	vals[0] = p->serial;
+	vals[1] = p->issuer;
 	vals[2] = c->udid;
-	vals[3] = subject;
-	vals[4] = sans;
+	vals[3] = p->subject;
+	vals[4] = p->sans;
 	vals[5] = c->method;
 	vals[6] = c->transaction_id;
 	vals[7] = c->requester_addr;
-	vals[8] = nb;
-	vals[9] = na;
-	vals[10] = (const char *)sha, lens[10] = 32, fmts[10] = 1;
-	vals[11] = (const char *)spki, lens[11] = 32, fmts[11] = 1;
-	vals[12] = (const char *)der, lens[12] = der_len, fmts[12] = 1;
+	vals[8] = p->nb;
+	vals[9] = p->na;
+	vals[10] = (const char *)p->sha, p->lens[10] = 32, p->fmts[10] = 1;
+	vals[11] = (const char *)p->spki, p->lens[11] = 32, p->fmts[11] = 1;
+	vals[12] = (const char *)p->der, p->lens[12] = der_len, p->fmts[12] = 1;
 	vals[13] = ev->kind;
-	vals[14] = ev->message_type >= 0 ? mt : NULL;
+	vals[14] = ev->message_type >= 0 ? p->mt : NULL;
 	vals[15] = ev->detail;
 	if (c->challenge_id > 0)
-		snprintf(challenge, sizeof challenge, "%lld", (long long)c->challenge_id);
-	vals[16] = c->challenge_id > 0 ? challenge : NULL;
+		snprintf(p->challenge, sizeof p->challenge, "%lld", (long long)c->challenge_id);
+	vals[16] = c->challenge_id > 0 ? p->challenge : NULL;
 	vals[17] = c->batch;
 	if (c->renews > 0)
-		snprintf(renews, sizeof renews, "%lld", (long long)c->renews);
-	vals[18] = c->renews > 0 ? renews : NULL;
+		snprintf(p->renews, sizeof p->renews, "%lld", (long long)c->renews);
+	vals[18] = c->renews > 0 ? p->renews : NULL;
 	if (c->request_id > 0)
-		snprintf(request, sizeof request, "%lld", (long long)c->request_id);
-	vals[19] = c->request_id > 0 ? request : NULL;
-	rc = store_run(st, "cert_put", 20, vals, lens, fmts, &res, err, sizeof err);
+		snprintf(p->request, sizeof p->request, "%lld", (long long)c->request_id);
+	vals[19] = c->request_id > 0 ? p->request : NULL;
+	p->method = c->method;
+	p->challenge_id = c->challenge_id;
+	p->request_id = c->request_id;
+	p->pending = (struct store_pending){.name = "cert_put", .n = 20, .vals = vals, .lens = p->lens, .fmts = p->fmts};
+	if ((rc = store_send(st, &p->pending)) != MDMID_OK) {
+		log_error("msg=\"certificate row not committed\" error=%s db_error=\"%s\" serial=%s", mdmid_err_name(rc),
+			  p->pending.err, p->serial);
+		cert_put_free(p);
+		return rc;
+	}
+	*out = p;
+	return MDMID_OK;
+}
+
+enum mdmid_err store_cert_put_end(struct store *st, struct cert_put *p)
+{
+	PGresult *res = NULL;
+	enum mdmid_err rc = store_wait(st, &p->pending, &res);
+
 	/* No row inserted: the challenge was consumed (or expired) meanwhile,
 	 * or the approved request was issued by another process. */
 	if (rc == MDMID_OK && strcmp(PQcmdTuples(res), "1") != 0)
 		rc = MDMID_ERR_CHALLENGE_CONSUMED;
-	else if (rc != MDMID_OK)
+	else if (rc == MDMID_OK) {
+		metrics_issued(p->method);
+		/* An approved request consumed its challenge when it was held. */
+		if (p->challenge_id > 0 && p->request_id <= 0)
+			metrics_challenge_consumed();
+	} else
 		log_error("msg=\"certificate row not committed\" error=%s db_error=\"%s\" serial=%s", mdmid_err_name(rc),
-			  err, serial);
-out:
+			  p->pending.err, p->serial);
 	PQclear(res);
-	OPENSSL_free(der);
-	free(subject);
-	free(sans);
+	cert_put_free(p);
 	return rc;
+}
+
+enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev)
+{
+	struct cert_put *p;
+	enum mdmid_err rc = store_cert_put_begin(st, c, ev, &p);
+	return rc == MDMID_OK ? store_cert_put_end(st, p) : rc;
 }
 
 enum mdmid_err store_issuer_put(struct store *st, X509 *cert, const char *role, int64_t *id, char *err, size_t errlen)
@@ -535,6 +589,8 @@ enum mdmid_err store_request_hold(struct store *st, const struct request_record 
 	rc = store_run(st, "request_hold", 12, vals, lens, fmts, &r, err, sizeof err);
 	if (rc == MDMID_OK && strcmp(PQcmdTuples(r), "1") != 0)
 		rc = MDMID_ERR_CHALLENGE_CONSUMED;
+	else if (rc == MDMID_OK && q->challenge_id > 0)
+		metrics_challenge_consumed();
 	else if (rc != MDMID_OK)
 		log_error("msg=\"request not held\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	PQclear(r);
@@ -711,6 +767,27 @@ enum mdmid_err store_cert_state(struct store *st, int64_t id, bool *issued, bool
 	rc = store_run(st, "cert_state_by_id", 1, vals, NULL, NULL, &r, err, sizeof err);
 	*issued = rc == MDMID_OK && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "issued");
 	*expired = rc == MDMID_OK && PQntuples(r) == 1 && is_true(r, 0, 1);
+	PQclear(r);
+	return rc;
+}
+
+enum mdmid_err store_expiring(struct store *st, unsigned long long within_seconds,
+			      void (*fn)(void *cls, const char *udid, const char *serial, const char *not_after,
+					 const char *method),
+			      void *cls)
+{
+	char secs[32], err[512];
+	const char *vals[1] = {secs};
+	PGresult *r = NULL;
+	enum mdmid_err rc;
+
+	snprintf(secs, sizeof secs, "%llu", within_seconds);
+	rc = store_run(st, "expiring", 1, vals, NULL, NULL, &r, err, sizeof err);
+	if (rc == MDMID_OK)
+		for (int i = 0; i < PQntuples(r); i++)
+			fn(cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+	else
+		log_error("msg=\"expiring certificates look-up failed\" error=%s db_error=\"%s\"", mdmid_err_name(rc), err);
 	PQclear(r);
 	return rc;
 }

@@ -62,15 +62,51 @@ int x509u_spki_sha256(const X509 *x, unsigned char out[32])
 	return ok;
 }
 
+int x509u_spki_copy(X509_PUBKEY *dst, X509_REQ *req)
+{
+	const ASN1_OBJECT *obj;
+	const unsigned char *bits;
+	int blen, ptype;
+	const void *pval;
+	X509_ALGOR *alg;
+	ASN1_OBJECT *obj_copy = NULL;
+	void *pval_copy = NULL;
+	unsigned char *bits_copy = NULL;
+
+	if (!X509_PUBKEY_get0_param(NULL, &bits, &blen, &alg, X509_REQ_get_X509_PUBKEY(req)) || blen <= 0)
+		return 0;
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (!(obj_copy = OBJ_dup(obj)) || !(bits_copy = OPENSSL_memdup(bits, (size_t)blen)))
+		goto fail;
+	if (ptype == V_ASN1_OBJECT)
+		pval_copy = OBJ_dup(pval);
+	else if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
+		pval_copy = ASN1_STRING_dup(pval);
+	if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL && !pval_copy)
+		goto fail;
+	if (X509_PUBKEY_set0_param(dst, obj_copy, ptype, pval_copy, bits_copy, blen))
+		return 1;
+fail:
+	ASN1_OBJECT_free(obj_copy);
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pval_copy);
+	else
+		ASN1_STRING_free(pval_copy);
+	OPENSSL_free(bits_copy);
+	return 0;
+}
+
 int x509u_req_spki_sha256(X509_REQ *req, unsigned char out[32])
 {
-	/* The SubjectPublicKeyInfo as received: re-encoding the decoded key
-	 * (i2d_PUBKEY) would build an OpenSSL 3.0 encoder chain each time, the
-	 * costliest step of a request after the RSA operations. */
+	/* The SubjectPublicKeyInfo the certificate for req carries
+	 * (x509u_spki_copy): the same bytes as the request's unless it encoded
+	 * its BIT STRING oddly. No OpenSSL 3.0 encoder chain is built. */
+	X509_PUBKEY *pk = X509_PUBKEY_new();
 	unsigned char *der = NULL;
-	int len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
+	int len = pk && x509u_spki_copy(pk, req) ? i2d_X509_PUBKEY(pk, &der) : -1;
 	int ok = len > 0 && EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1;
 	OPENSSL_free(der);
+	X509_PUBKEY_free(pk);
 	return ok;
 }
 

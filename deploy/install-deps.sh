@@ -11,12 +11,18 @@ packages=(
 	libmicrohttpd-dev
 	libpq-dev postgresql postgresql-client
 	libjansson-dev               # the admin API's JSON
+	libsystemd-dev               # sd_notify: Type=notify in deploy/systemd/mdmid.service
 	libplist-dev libplist-utils  # profiles and check-in bodies; plistutil for tests
 	gnutls-bin                   # certtool: an independent PKCS#12 reader in tests
 	libcmocka-dev
+	clang libclang-rt-14-dev # make fuzz: libFuzzer harnesses (tests/fuzz)
 	scep curl
 	perl    # prove
 	python3 # tests read property lists with plistlib
+	nginx-light  # tests/integration/86_nginx_tls.t: the TLS front (deploy/nginx/mdmid.conf)
+	python3-yaml # tests/integration/87_container_files.t parses deploy/container/compose.yaml
+	systemd    # systemd-analyze: tests verify deploy/systemd/mdmid.service
+	prometheus # promtool: tests check the /metrics exposition
 	groff-base man-db # groff and man: tests check that the manual, mdmid.8, renders without warnings
 	ca-certificates
 )

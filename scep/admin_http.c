@@ -9,17 +9,17 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
+#include "mdmid/admin_req.h"
 #include "mdmid/challenge.h"
 #include "mdmid/crl.h"
 #include "mdmid/http_server.h"
 #include "mdmid/log.h"
 #include "mdmid/mdmsig.h"
+#include "mdmid/metrics.h"
 #include "mdmid/profile.h"
 #include "mdmid/scep_msg.h"
 #include "mdmid/udid.h"
-#include "mdmid/x509util.h"
 
 struct admin_http {
 	struct http_server *server;
@@ -77,6 +77,10 @@ static unsigned precheck(void *cls, const struct http_request *req, struct http_
 	const char *auth = http_header(req, "Authorization");
 	unsigned char h[32];
 
+	/* For the load balancer and Prometheus: no token (the listener is
+	 * loopback, or behind mTLS). */
+	if (!strcmp(req->url, "/readyz") || !strcmp(req->url, "/metrics"))
+		return 0;
 	if (strncmp(req->url, "/v1/", 4) != 0) {
 		reply_error(reply, 404, "not_found", "no such endpoint");
 		return 404;
@@ -97,148 +101,67 @@ static unsigned precheck(void *cls, const struct http_request *req, struct http_
 	return 0;
 }
 
-/* Parses the request body as a JSON object, or answers 400. */
-static json_t *body_object(const struct http_request *req, struct http_reply *reply)
+static void reply_refusal(struct http_reply *reply, const struct admin_refusal *why)
 {
-	json_error_t jerr;
-	json_t *obj = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	char msg[256];
-
-	if (!obj || !json_is_object(obj)) {
-		snprintf(msg, sizeof msg, "the body must be a JSON object%s%s", obj ? "" : ": ", obj ? "" : jerr.text);
-		json_decref(obj);
-		reply_error(reply, 400, "bad_json", msg);
-		return NULL;
-	}
-	return obj;
+	reply_error(reply, why->status, why->error, why->message);
 }
 
 /* POST /v1/challenges {"udid", "ttl_seconds"?, "subject"?} */
 static void post_challenge(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
 {
-	json_t *in = body_object(req, reply), *udid, *ttl, *subject, *approval;
+	struct admin_challenge_req in;
+	struct admin_refusal why;
 	struct challenge_minted m;
 	struct store *st;
-	json_int_t ttl_seconds = a->challenge_ttl;
-	char canon[UDID_MAX + 1];
 	enum mdmid_err rc;
 
-	if (!in)
+	if (admin_parse_challenge(req->body, req->body_len, a->challenge_ttl, &in, &why) < 0) {
+		reply_refusal(reply, &why);
 		return;
-	udid = json_object_get(in, "udid");
-	ttl = json_object_get(in, "ttl_seconds");
-	subject = json_object_get(in, "subject");
-	approval = json_object_get(in, "require_approval");
-	if (approval && !json_is_boolean(approval)) {
-		reply_error(reply, 400, "bad_require_approval", "require_approval must be true or false");
-		goto out;
-	}
-	if (!json_is_string(udid) || udid_canonical(json_string_value(udid), canon) < 0) {
-		reply_err(reply, MDMID_ERR_UDID_INVALID);
-		goto out;
-	}
-	if (ttl && (!json_is_integer(ttl) || (ttl_seconds = json_integer_value(ttl)) < 60 || ttl_seconds > 30 * 86400)) {
-		reply_error(reply, 400, "bad_ttl", "ttl_seconds must be an integer from 60 to 2592000");
-		goto out;
-	}
-	if (subject && !json_is_null(subject) && (!json_is_string(subject) || json_string_length(subject) == 0 ||
-						  json_string_length(subject) > 1024)) {
-		reply_error(reply, 400, "bad_subject", "subject must be a non-empty string (RFC 2253 form)");
-		goto out;
 	}
 	if (!(st = dbpool_get(a->db))) {
 		reply_err(reply, MDMID_ERR_NOMEM);
 		goto out;
 	}
-	rc = challenge_mint(st, canon, json_is_string(subject) ? json_string_value(subject) : NULL,
-			    (unsigned)ttl_seconds, json_is_true(approval), &m);
+	rc = challenge_mint(st, in.udid, in.subject, in.ttl_seconds, in.require_approval, &m);
 	if (rc != MDMID_OK) {
 		reply_err(reply, rc);
 		goto out;
 	}
-	log_info("event=challenge.mint outcome=success udid=%s challenge_id=%lld expires_at=%s peer=%s", canon,
+	log_info("event=challenge.mint outcome=success udid=%s challenge_id=%lld expires_at=%s peer=%s", in.udid,
 		 (long long)m.id, m.expires_at, req->peer);
 	reply_json(reply, 201,
-		   json_pack("{s:s, s:s, s:s, s:I}", "challenge", m.secret, "expires_at", m.expires_at, "udid", canon,
+		   json_pack("{s:s, s:s, s:s, s:I}", "challenge", m.secret, "expires_at", m.expires_at, "udid", in.udid,
 			     "id", (json_int_t)m.id),
 		   NULL);
 	OPENSSL_cleanse(m.secret, sizeof m.secret);
 out:
-	json_decref(in);
-}
-
-static int hex_decode(const char *hex, unsigned char *out, size_t outlen)
-{
-	if (strlen(hex) != outlen * 2)
-		return -1;
-	for (size_t i = 0; i < outlen; i++) {
-		unsigned v = 0;
-		for (int j = 0; j < 2; j++) {
-			char c = hex[2 * i + (size_t)j];
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v |= (unsigned)(c - 'A' + 10);
-			else
-				return -1;
-		}
-		out[i] = (unsigned char)v;
-	}
-	return 0;
+	admin_challenge_req_clear(&in);
 }
 
 /* POST /v1/identity/check {"udid", "certificate": PEM | "sha256": HEX} */
 static void post_identity_check(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
 {
-	json_t *in = body_object(req, reply), *udid, *pem, *sha;
-	unsigned char fp[32];
-	char canon[UDID_MAX + 1], reason[32];
+	struct admin_identity_req in;
+	struct admin_refusal why;
+	char reason[32];
 	struct store *st;
 	bool match = false;
 	enum mdmid_err rc;
 
-	if (!in)
+	if (admin_parse_identity_check(req->body, req->body_len, &in, &why) < 0) {
+		reply_refusal(reply, &why);
 		return;
-	udid = json_object_get(in, "udid");
-	pem = json_object_get(in, "certificate");
-	sha = json_object_get(in, "sha256");
-	if (!json_is_string(udid) || udid_canonical(json_string_value(udid), canon) < 0) {
-		reply_err(reply, MDMID_ERR_UDID_INVALID);
-		goto out;
-	}
-	if (json_is_string(pem) && !sha) {
-		BIO *b = BIO_new_mem_buf(json_string_value(pem), (int)json_string_length(pem));
-		X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-		int ok = x && x509u_sha256(x, fp);
-		X509_free(x);
-		BIO_free(b);
-		if (!ok) {
-			reply_error(reply, 400, "bad_certificate", "certificate must be one PEM certificate");
-			goto out;
-		}
-	} else if (json_is_string(sha) && !pem) {
-		if (hex_decode(json_string_value(sha), fp, sizeof fp) < 0) {
-			reply_error(reply, 400, "bad_sha256", "sha256 must be 64 hex digits");
-			goto out;
-		}
-	} else {
-		reply_error(reply, 400, "bad_request", "give exactly one of certificate (PEM) and sha256 (hex)");
-		goto out;
 	}
 	if (!(st = dbpool_get(a->db))) {
 		reply_err(reply, MDMID_ERR_NOMEM);
-		goto out;
+		return;
 	}
-	if ((rc = store_identity_check(st, canon, fp, &match, reason, sizeof reason)) != MDMID_OK) {
+	if ((rc = store_identity_check(st, in.udid, in.sha256, &match, reason, sizeof reason)) != MDMID_OK) {
 		reply_err(reply, rc);
-		goto out;
+		return;
 	}
 	reply_json(reply, 200, json_pack("{s:b, s:s}", "match", match, "reason", reason), NULL);
-out:
-	json_decref(in);
 }
 
 /* POST /v1/mdm-signature/verify: the body is the device's body as received,
@@ -306,49 +229,28 @@ static void get_profile_scep(struct admin_http *a, const struct http_request *re
 /* POST /v1/revoke {"serial", "reason"?}: revokes and issues a new CRL. */
 static void post_revoke(struct admin_http *a, const struct http_request *req, struct http_reply *reply)
 {
-	json_t *in = body_object(req, reply), *serial, *reason;
-	const char *why = "unspecified";
-	char hex[41];
-	size_t n = 0;
+	struct admin_revoke_req in;
+	struct admin_refusal why;
 	struct store *st;
 	enum mdmid_err rc;
 
-	if (!in)
+	if (admin_parse_revoke(req->body, req->body_len, &in, &why) < 0) {
+		reply_refusal(reply, &why);
 		return;
-	serial = json_object_get(in, "serial");
-	reason = json_object_get(in, "reason");
-	if (json_is_string(reason))
-		why = json_string_value(reason);
-	if (!json_is_string(serial) || json_string_length(serial) < 2 || json_string_length(serial) > 40) {
-		reply_error(reply, 400, "bad_serial", "serial must be the certificate's serial in hex");
-		goto out;
-	}
-	for (const char *p = json_string_value(serial); *p; p++) {
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))) {
-			reply_error(reply, 400, "bad_serial", "serial must be the certificate's serial in hex");
-			goto out;
-		}
-		hex[n++] = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
-	}
-	hex[n] = '\0';
-	if ((reason && !json_is_string(reason)) || !crl_reason_valid(why)) {
-		reply_err(reply, MDMID_ERR_BAD_REASON);
-		goto out;
 	}
 	if (!(st = dbpool_get(a->db))) {
 		reply_err(reply, MDMID_ERR_NOMEM);
-		goto out;
+		return;
 	}
-	if ((rc = crl_revoke(a->crl, a->ncrl, st, hex, why)) != MDMID_OK) {
+	if ((rc = crl_revoke(a->crl, a->ncrl, st, in.serial, in.reason)) != MDMID_OK) {
 		if (rc == MDMID_ERR_BAD_CERT_ID)
 			reply_error(reply, 404, "unknown_serial", "no certificate with this serial");
 		else
 			reply_err(reply, rc);
-		goto out;
+		return;
 	}
-	reply_json(reply, 200, json_pack("{s:s, s:s, s:s}", "serial", hex, "status", "revoked", "reason", why), NULL);
-out:
-	json_decref(in);
+	reply_json(reply, 200,
+		   json_pack("{s:s, s:s, s:s}", "serial", in.serial, "status", "revoked", "reason", in.reason), NULL);
 }
 
 static void add_request(void *cls, const char *tid, int type, const char *udid, const char *subject,
@@ -382,32 +284,71 @@ static void get_requests(struct admin_http *a, struct http_reply *reply)
 /* POST /v1/requests/approve or /deny {"transaction_id"}. */
 static void post_decide(struct admin_http *a, const struct http_request *req, bool approve, struct http_reply *reply)
 {
-	json_t *in = body_object(req, reply), *tid;
+	struct admin_decide_req in;
+	struct admin_refusal why;
 	struct store *st;
 	unsigned n = 0;
 	enum mdmid_err rc;
 
-	if (!in)
-		return;
-	tid = json_object_get(in, "transaction_id");
-	if (!json_is_string(tid) || !json_string_length(tid) || json_string_length(tid) > SCEP_TRANSACTION_ID_MAX) {
-		reply_error(reply, 400, "bad_transaction_id", "transaction_id must be the request's transactionID");
+	if (admin_parse_decide(req->body, req->body_len, &in, &why) < 0) {
+		reply_refusal(reply, &why);
 	} else if (!(st = dbpool_get(a->db))) {
 		reply_err(reply, MDMID_ERR_NOMEM);
-	} else if ((rc = store_request_decide(st, json_string_value(tid), approve, &n)) != MDMID_OK) {
+	} else if ((rc = store_request_decide(st, in.transaction_id, approve, &n)) != MDMID_OK) {
 		reply_err(reply, rc);
 	} else if (!n) {
 		reply_error(reply, 404, "no_pending_request", "no pending request with this transaction_id");
 	} else {
 		char tidv[64];
 		log_info("event=request.%s outcome=success transaction_id=\"%s\" peer=%s", approve ? "approve" : "deny",
-			 log_value(json_string_value(tid), tidv, sizeof tidv), req->peer);
+			 log_value(in.transaction_id, tidv, sizeof tidv), req->peer);
 		reply_json(reply, 200,
-			   json_pack("{s:s, s:s, s:i}", "transaction_id", json_string_value(tid), "decision",
+			   json_pack("{s:s, s:s, s:i}", "transaction_id", in.transaction_id, "decision",
 				     approve ? "approved" : "denied", "requests", (int)n),
 			   NULL);
 	}
-	json_decref(in);
+}
+
+static void reply_text(struct http_reply *reply, unsigned status, const char *type, char *text, size_t len,
+		       const char *error)
+{
+	reply->status = status;
+	reply->content_type = type;
+	reply->body = text;
+	reply->len = len;
+	reply->error = error;
+	reply->priv = text;
+}
+
+/* GET /readyz: 200 when the database answers SELECT 1 within 2 s, else 503. */
+static void get_readyz(struct admin_http *a, struct http_reply *reply)
+{
+	struct store *st = dbpool_get(a->db);
+	char err[256] = "", *text;
+	int ready = st && store_ping(st, 2000, err, sizeof err) == MDMID_OK;
+
+	if (!ready)
+		log_warn("event=readyz outcome=failure error=database_unavailable db_error=\"%s\"",
+			 st ? err : "out of memory");
+	text = strdup(ready ? "ready\n" : "not ready: the database does not answer\n");
+	if (!text) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		return;
+	}
+	reply_text(reply, ready ? 200 : 503, "text/plain", text, strlen(text), ready ? NULL : "database_unavailable");
+}
+
+/* GET /metrics: the Prometheus text format. */
+static void get_metrics(struct http_reply *reply)
+{
+	size_t len = 0;
+	char *text = metrics_render(&len);
+
+	if (!text) {
+		reply_err(reply, MDMID_ERR_NOMEM);
+		return;
+	}
+	reply_text(reply, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
 }
 
 static void route(void *cls, const struct http_request *req, struct http_reply *reply)
@@ -415,7 +356,14 @@ static void route(void *cls, const struct http_request *req, struct http_reply *
 	struct admin_http *a = cls;
 	int post = strcmp(req->method, "POST") == 0;
 
-	if (!strcmp(req->url, "/v1/challenges")) {
+	if (!strcmp(req->url, "/readyz") || !strcmp(req->url, "/metrics")) {
+		if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+			reply_error(reply, 405, "method_not_allowed", "GET only");
+		else if (req->url[1] == 'r')
+			get_readyz(a, reply);
+		else
+			get_metrics(reply);
+	} else if (!strcmp(req->url, "/v1/challenges")) {
 		if (post)
 			post_challenge(a, req, reply);
 		else

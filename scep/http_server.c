@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "mdmid/log.h"
+#include "mdmid/metrics.h"
 
 /* Query arguments and headers copied out of a connection, so that a worker
  * thread never calls into libmicrohttpd for a suspended connection. */
@@ -377,6 +378,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	}
 }
 
+/* Open connections for /metrics. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls, (void)c, (void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		metrics_connection_opened();
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		metrics_connection_closed();
+}
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -493,7 +505,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, http_rou
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
 				     s->defer ? 1u : workers, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
 				     MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
-				     on_completed, s, MHD_OPTION_END);
+				     on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", o->listen);
 		goto fail;

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mdmid/err.h"
+#include "mdmid/metrics.h"
 #include "mdmid/scep_b64.h"
 
 struct scep_http {
@@ -61,7 +63,7 @@ static void scep_operation(struct scep_http *h, const struct http_request *req, 
 	}
 }
 
-static void route(void *cls, const struct http_request *req, struct http_reply *reply)
+static void route_request(void *cls, const struct http_request *req, struct http_reply *reply)
 {
 	struct scep_http *h = cls;
 	struct scep_answer *ans;
@@ -117,6 +119,48 @@ answered:
 	reply->len = ans->len;
 	reply->error = ans->error;
 	reply->priv = ans;
+}
+
+static enum metrics_op metrics_op_of(struct scep_http *h, const struct http_request *req)
+{
+	static const struct {
+		const char *name;
+		enum metrics_op op;
+	} ops[] = {{"GetCACaps", METRICS_OP_GETCACAPS},
+		   {"GetCACert", METRICS_OP_GETCACERT},
+		   {"GetNextCACert", METRICS_OP_GETNEXTCACERT},
+		   {"PKIOperation", METRICS_OP_PKIOPERATION}};
+	const char *op;
+
+	if (strcmp(req->url, "/healthz") == 0)
+		return METRICS_OP_HEALTHZ;
+	if (strcmp(req->url, "/crl") == 0 || strncmp(req->url, "/crl/", 5) == 0)
+		return METRICS_OP_CRL;
+	if ((path_under(req->url, h->scep_path) || path_under(req->url, "/cgi-bin/pkiclient.exe")) &&
+	    (op = http_query_arg(req, "operation")))
+		for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+			if (strcasecmp(op, ops[i].name) == 0)
+				return ops[i].op;
+	return METRICS_OP_OTHER;
+}
+
+/* Every request counted by operation and outcome; PKIOperations timed. */
+static void route(void *cls, const struct http_request *req, struct http_reply *reply)
+{
+	enum metrics_op op = metrics_op_of(cls, req);
+	const struct scep_answer *ans;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	route_request(cls, req, reply);
+	if (op == METRICS_OP_PKIOPERATION) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_pkioperation_seconds((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	}
+	ans = reply->priv;
+	metrics_request(op, reply->status >= 400 || reply->error ? METRICS_FAILURE
+			    : ans && ans->pending		 ? METRICS_PENDING
+							 : METRICS_SUCCESS);
 }
 
 /* PKIOperation (RSA work and a database commit) runs on the worker pool;

@@ -14,6 +14,7 @@
 #include "mdmid/dbpool.h"
 #include "mdmid/issue.h"
 #include "mdmid/log.h"
+#include "mdmid/metrics.h"
 #include "mdmid/scep_msg.h"
 #include "mdmid/scep_rep.h"
 #include "mdmid/store.h"
@@ -80,6 +81,11 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 fail:
 	scep_svc_free(svc);
 	return NULL;
+}
+
+void scep_svc_set_static_challenge(struct scep_svc *svc, const char *challenge)
+{
+	policy_set_static_challenge(&svc->policy, challenge);
 }
 
 void scep_svc_free(struct scep_svc *svc)
@@ -212,6 +218,7 @@ static void record_failure(struct scep_svc *svc, const struct scep_msg *msg, enu
 		.requester_addr = peer,
 		.detail = info->text,
 	};
+	metrics_refused(e);
 	log_info("event=%s outcome=failure error=%s fail_info=%s transaction_id=\"%s\" udid=%s peer=%s", ev.kind,
 		 ev.error, ev.fail_info ? ev.fail_info : "-", ev.transaction_id ? ev.transaction_id : "-",
 		 ev.udid ? ev.udid : "-", peer ? peer : "-");
@@ -391,6 +398,7 @@ static enum mdmid_err answer_pending(struct scep_svc *svc, const struct scep_msg
 		.recipient_nonce_len = msg->sender_nonce_len,
 		.digest_nid = msg->digest_nid,
 	};
+	ans->pending = true;
 	return answer_rep(svc, &rep, ans);
 }
 
@@ -465,8 +473,9 @@ static enum mdmid_err answer_request(struct scep_svc *svc, struct store *st, con
 	}
 	if ((rc = answer_success(svc, msg, cert, ans)) == MDMID_OK) {
 		x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
-		log_info("event=%s outcome=success serial=%s transaction_id=\"%s\" msg=\"approved request\"",
-			 event_kind(msg->message_type), serial, msg->transaction_id);
+		log_info("event=%s outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s msg=\"approved request\"",
+			 event_kind(msg->message_type), serial, row->udid[0] ? row->udid : "-", msg->transaction_id,
+			 peer ? peer : "-");
 	}
 out:
 	X509_REQ_free(csr);
@@ -637,8 +646,23 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			.message_type = msg->message_type,
 			.detail = "issued",
 		};
-		/* The row is committed before anyone sees the certificate. */
-		rc = store_cert_put(st, &c, &ev);
+		struct cert_put *put;
+		struct scep_answer reply = {0};
+		enum mdmid_err rep_rc = MDMID_ERR_INTERNAL;
+		/* The CertRep is signed while PostgreSQL commits the row; it is
+		 * handed out only once the commit succeeded. */
+		if ((rc = store_cert_put_begin(st, &c, &ev, &put)) == MDMID_OK) {
+			rep_rc = answer_success(svc, msg, cert, &reply);
+			rc = store_cert_put_end(st, put);
+		}
+		if (rc == MDMID_OK && rep_rc == MDMID_OK) {
+			*ans = reply;
+		} else {
+			scep_answer_free(&reply);
+			/* The row stands if the CertRep failed: a retransmission finds it. */
+			if (rc == MDMID_OK)
+				rc = rep_rc;
+		}
 	}
 	if (rc == MDMID_ERR_CHALLENGE_CONSUMED) {
 		/* Taken meanwhile: by a request racing this one, or by this very
@@ -658,9 +682,6 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		goto out;
 	}
 	if (rc != MDMID_OK)
-		goto out;
-	/* The row stands if this fails: a retransmission finds it. */
-	if ((rc = answer_success(svc, msg, cert, ans)) != MDMID_OK)
 		goto out;
 	log_info("event=%s outcome=success serial=%s udid=%s transaction_id=\"%s\" peer=%s",
 		 event_kind(msg->message_type), serial, b->udid[0] ? b->udid : "-", msg->transaction_id,

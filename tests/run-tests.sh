@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Only the variables this script sets reach the tests: a sourced var/dev.env
 # (MDMID_CONFIG, MDMID_CHALLENGE, ...) must not change what they test.
 for v in $(env | sed -n "s/^\(MDMID_[A-Z_]*\)=.*/\1/p"); do
-	case $v in MDMID_BUILD | MDMID_KEEP_WORK) ;; *) unset "$v" ;; esac
+	case $v in MDMID_BUILD | MDMID_KEEP_WORK | MDMID_VALGRIND | MDMID_TIME_SCALE) ;; *) unset "$v" ;; esac
 done
 export MDMID_ROOT=$PWD
 export MDMID_BUILD=${MDMID_BUILD:-build}

@@ -7,6 +7,9 @@
  *   GET  /v1/profiles/scep?udid=U  a .mobileconfig with a fresh challenge
  *   POST /v1/revoke              revoke by serial, issue a new CRL
  *   GET  /v1/requests, POST /v1/requests/approve|deny  requests held for approval
+ * and, without the token (load balancer, Prometheus):
+ *   GET  /readyz                 200 "ready" when the database answers, else 503
+ *   GET  /metrics                the counters of metrics.h, Prometheus text format
  */
 #ifndef MDMID_ADMIN_HTTP_H
 #define MDMID_ADMIN_HTTP_H

@@ -29,6 +29,29 @@ struct ca_init_opts {
 /* Creates the CA (and RA) files. Returns 0, or -1 with a message in err. */
 int ca_init(const struct ca_init_opts *opts, char *err, size_t errlen);
 
+struct ca_import_opts {
+	const char *dir;          /* where ca.pem (the certificate, then its chain), ca.key go */
+	const char *cert;         /* PEM: the CA certificate (further certificates: its chain) */
+	const char *key;          /* PEM: its private key */
+	const char *chain;        /* PEM, or NULL: the issuers above it, up to the root */
+	const char *passphrase;   /* reads an encrypted key; encrypts the written keys when set */
+	bool no_ra;               /* CA-only: the CA needs digitalSignature and keyEncipherment */
+	unsigned ra_bits;         /* the RA key made for it (RSA) */
+	unsigned ra_days;         /* the RA's validity, never past the CA's notAfter */
+	bool force;               /* replace existing files */
+};
+
+/*
+ * Imports an existing CA, root or intermediate: checks that the key is the
+ * certificate's, that it is a CA with keyCertSign within its validity, and
+ * that the chain goes up from it, each certificate issued by the next; writes
+ * ca.key (0600) and ca.pem (the certificate and its chain: GetCACert then
+ * answers the RA, the CA and the chain), and, unless no_ra, a new RA signed
+ * by the imported CA. Returns 0, or -1 with a message in err; *warning gets
+ * a note (a chain that ends below a root) or "".
+ */
+int ca_import(const struct ca_import_opts *opts, char *warning, size_t warnlen, char *err, size_t errlen);
+
 /* Loads and checks the files of dir. Returns 0, or -1 with a message in err. */
 int ca_load(const char *dir, const char *passphrase, struct ca **out, char *err, size_t errlen);
 void ca_free(struct ca *ca);

@@ -35,9 +35,15 @@ struct mdmsig_result {
 
 /*
  * Verifies header over body. MDMID_OK whenever a verdict was reached (valid
- * or not: see out->reason); a database error otherwise.
+ * or not: see out->reason); a database error otherwise. st may be NULL: a
+ * verdict that needs the signer's row is then unknown_certificate.
  */
 enum mdmid_err mdmsig_verify(const struct mdmsig_verifier *v, struct store *st, const unsigned char *body, size_t len,
 			     const char *header, struct mdmsig_result *out);
+
+/* 1 or 0 when body is a property list (XML or binary) with a UDID string,
+ * compared with udid (canonical); -1 otherwise. The body_udid_matches of a
+ * verdict. */
+int mdmsig_body_udid(const unsigned char *body, size_t len, const char *udid);
 
 #endif

@@ -63,6 +63,9 @@ enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY 
 /* The CSR alone: its signature, key type and size (a RenewalReq is signed
  * by the old certificate's key, so its CSR may carry a new key). */
 enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr);
+/* Replaces the static challenge of p (its hash) while other threads may be
+ * checking against it; NULL or "" leaves none. */
+void policy_set_static_challenge(struct policy *p, const char *static_challenge);
 /* The static challenge, compared as SHA-256 hashes in constant time. */
 enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *csr);
 

@@ -23,6 +23,7 @@ struct scep_answer {
 	size_t len;
 	bool body_static;
 	const char *error;          /* the mdmid_err name, for the access log */
+	bool pending;               /* a PENDING CertRep (for the metrics) */
 };
 
 struct dbpool;
@@ -35,6 +36,9 @@ struct dbpool;
 struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
 			      size_t errlen);
 void scep_svc_free(struct scep_svc *svc);
+/* Replaces the static challenge (SIGHUP), safely while requests run; NULL or
+ * "" leaves none. The challenge mode does not change. */
+void scep_svc_set_static_challenge(struct scep_svc *svc, const char *challenge);
 
 void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans);
 void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans);

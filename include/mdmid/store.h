@@ -24,6 +24,11 @@ void store_free(struct store *st);
 /* Connects now (or checks the connection); MDMID_ERR_DB_UNAVAILABLE with a message. */
 enum mdmid_err store_connect(struct store *st, char *err, size_t errlen);
 
+/* Readiness: connects when needed and runs SELECT 1, waiting at most
+ * timeout_ms for the answer (a connection that does not answer in time is
+ * dropped and re-opened on the next call); MDMID_ERR_DB_UNAVAILABLE otherwise. */
+enum mdmid_err store_ping(struct store *st, unsigned timeout_ms, char *err, size_t errlen);
+
 /* Applies the compiled-in migrations not yet recorded, each in one transaction. */
 enum mdmid_err store_migrate(struct store *st, void (*report)(const char *name, int applied), char *err, size_t errlen);
 
@@ -66,6 +71,19 @@ struct cert_record {
  * the challenge, or it expired, since it was looked up.
  */
 enum mdmid_err store_cert_put(struct store *st, const struct cert_record *c, const struct event_record *ev);
+
+/*
+ * store_cert_put in two halves, so that the caller can work while
+ * PostgreSQL commits: begin sends the statement (c and ev's strings must
+ * stay valid until end), end waits for it and returns what store_cert_put
+ * would have. Nothing may leave mdmid before end returned MDMID_OK. After a
+ * successful begin, end must be called (it frees *p); no other statement may
+ * run on st in between.
+ */
+struct cert_put;
+enum mdmid_err store_cert_put_begin(struct store *st, const struct cert_record *c, const struct event_record *ev,
+				    struct cert_put **p);
+enum mdmid_err store_cert_put_end(struct store *st, struct cert_put *p);
 
 /* Marks abandoned every issued row of batch and udid but the one with
  * keep_sha256 (NULL: all of them), each with an event; *count gets how many. */
@@ -212,6 +230,13 @@ struct cert_row {
 	bool not_yet_valid, expired;
 };
 /* Finds a certificate row by the SHA-256 of its DER. */
+/* Certificates still issued whose notAfter falls within `within` seconds
+ * from now, soonest first: fn gets each (not_after in ISO 8601 UTC). */
+enum mdmid_err store_expiring(struct store *st, unsigned long long within_seconds,
+			      void (*fn)(void *cls, const char *udid, const char *serial, const char *not_after,
+					 const char *method),
+			      void *cls);
+
 enum mdmid_err store_cert_find(struct store *st, const unsigned char sha256[32], struct cert_row *row);
 
 #endif

@@ -916,7 +916,7 @@ int main(int argc, char **argv)
 	size_t calen;
 	int status;
 	double gen_s, elapsed, cpu0 = 0, cpu1 = 0, t0, db_cpu;
-	long echoes = 0;
+	long echoes = 0, http_503 = 0, http_other = 0;
 	int reply_cipher = NID_undef, reply_md = NID_undef;
 	long http_ok = 0, successes = 0, failures = 0, pendings = 0, invalid = 0, checked = 0, cert_ok = 0, dup = 0;
 	double *lat;
@@ -993,6 +993,10 @@ int main(int argc, char **argv)
 			lat[nlat++] = m->latency_ms;
 			if (m->http_status == 200)
 				http_ok++;
+			else if (m->http_status == 503)
+				http_503++;
+			else if (!m->error)
+				http_other++;
 			if (!m->error && m->http_status == 200 && !m->valid)
 				invalid++;
 			if (m->valid && m->status == SCEPC_STATUS_SUCCESS) {
@@ -1038,9 +1042,10 @@ int main(int argc, char **argv)
 		long rss = O.server_pid ? proc_kib(O.server_pid, "VmRSS") : -1;
 		double cpu = O.server_pid && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 		fprintf(stderr,
-			"scep_load: %s%s%ld requests, C=%ld, %.2f s: %ld HTTP 200, %ld SUCCESS, %ld FAILURE, %ld PENDING, "
-			"%ld invalid, %ld connection errors\n",
-			O.label ? O.label : "", O.label ? ": " : "", O.n, O.conns, elapsed, http_ok, successes, failures,
+			"scep_load: %s%s%ld requests, C=%ld, %.2f s: %ld HTTP 200 (%ld HTTP 503, %ld other), %ld SUCCESS, "
+			"%ld FAILURE, %ld PENDING, %ld invalid, %ld connection errors\n",
+			O.label ? O.label : "", O.label ? ": " : "", O.n, O.conns, elapsed, http_ok, http_503, http_other,
+			successes, failures,
 			pendings, invalid, conn_errors);
 		fprintf(stderr, "scep_load: %.1f enrollments/s; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f\n", rate,
 			pct(lat, nlat, 50), pct(lat, nlat, 90), pct(lat, nlat, 99), pct(lat, nlat, 100));
@@ -1061,10 +1066,10 @@ int main(int argc, char **argv)
 				"%ld differ, %ld missing: %s\n",
 				dbc.rows, dbc.distinct_serials, dbc.fp_match, dbc.fp_mismatch, dbc.fp_missing,
 				dbc.ok ? "OK" : "MISMATCH");
-		printf("result label=%s n=%ld c=%ld seconds=%.3f http_ok=%ld success=%ld failure=%ld pending=%ld invalid=%ld "
+		printf("result label=%s n=%ld c=%ld seconds=%.3f http_ok=%ld http_503=%ld http_other=%ld success=%ld failure=%ld pending=%ld invalid=%ld "
 		       "conn_errors=%ld rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f checked=%ld cert_ok=%ld "
 		       "dup_serials=%ld reply_cipher=%s reply_md=%s nonce_echoes=%ld server_cpu_s=%.2f db_cpu_s=%.2f server_hwm_kib=%ld db_rows=%ld db_distinct=%ld db_ok=%s\n",
-		       O.label ? O.label : "-", O.n, O.conns, elapsed, http_ok, successes, failures, pendings, invalid,
+		       O.label ? O.label : "-", O.n, O.conns, elapsed, http_ok, http_503, http_other, successes, failures, pendings, invalid,
 		       conn_errors, rate, pct(lat, nlat, 50), pct(lat, nlat, 90), pct(lat, nlat, 99), pct(lat, nlat, 100),
 		       checked, cert_ok, dup, reply_cipher != NID_undef ? OBJ_nid2sn(reply_cipher) : "-",
 		       reply_md != NID_undef ? OBJ_nid2sn(reply_md) : "-", echoes, cpu, db_cpu, hwm, have_db ? dbc.rows : -1, have_db ? dbc.distinct_serials : -1,

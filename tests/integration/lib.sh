@@ -6,8 +6,16 @@
 #   t_config LINE...       extra config lines for the next t_start
 #   t_start                starts `mdmid serve`; sets $PORT and $URL (…/scep)
 #   t_stop                 SIGTERM; a TAP test that it exited 0 (sanitizer reports fail it)
+#   T_LISTEN               the listen address t_start writes (default 127.0.0.1:0, a free
+#                          port); set it to 127.0.0.1:$PORT to restart a server on its port
+#   t_scale SECONDS        a time limit scaled by $T_SCALE (integer seconds)
 #   ok COND NAME / is GOT WANT NAME / like GOT REGEX NAME / diag MSG / done_testing
 #   q SQL                  psql -Atq against $DB
+#
+# MDMID_VALGRIND=1 (`make valgrind`) runs the server t_start starts under valgrind
+# memcheck: any error or definite/indirect leak makes it exit 99, which t_stop reports.
+# Time limits in the scripts are then multiplied by MDMID_TIME_SCALE (default 10 under
+# valgrind, else 1).
 set -euo pipefail
 
 MDMID_ROOT=${MDMID_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -15,6 +23,15 @@ MDMID_BUILD=${MDMID_BUILD:-build}
 MDMID_BIN=${MDMID_BIN:-$MDMID_ROOT/$MDMID_BUILD/mdmid}
 SCEP_REQ=${SCEP_REQ:-$MDMID_ROOT/$MDMID_BUILD/scep-req}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=66}
+MDMID_VALGRIND=${MDMID_VALGRIND:-}
+if [[ -n "$MDMID_VALGRIND" && "$MDMID_VALGRIND" != 0 ]]; then
+	T_SCALE=${MDMID_TIME_SCALE:-10}
+else
+	MDMID_VALGRIND=""
+	T_SCALE=${MDMID_TIME_SCALE:-1}
+fi
+T_LISTEN=${T_LISTEN:-127.0.0.1:0}
+t_scale() { echo $(($1 * T_SCALE)); }
 
 _t_n=0
 _t_failed=0
@@ -107,7 +124,7 @@ t_config() {
 # Writes $T/mdmid.conf from the defaults of a test and $CONF_EXTRA.
 t_write_config() {
 	cat >"$T/mdmid.conf" <<CONF
-listen = 127.0.0.1:0
+listen = $T_LISTEN
 port_file = $T/port
 database = host=$PGHOST port=$PGPORT user=mdmid dbname=$DB
 ca_dir = $T/ca
@@ -123,10 +140,17 @@ CONF
 t_start() {
 	t_write_config
 	rm -f "$T/port"
-	"$MDMID_BIN" serve --config "$T/mdmid.conf" >>"$T/server.log" 2>&1 &
+	local -a wrap=()
+	if [[ -n "$MDMID_VALGRIND" ]]; then
+		# valgrind runs the program in its own process: $SERVER_PID gets the signals.
+		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+			--show-leak-kinds=definite,indirect --track-origins=no --num-callers=30
+			"--log-file=$T/valgrind.%p.log")
+	fi
+	"${wrap[@]}" "$MDMID_BIN" serve --config "$T/mdmid.conf" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * T_SCALE; i++)); do
 		[[ -s "$T/port" ]] && break
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
 		sleep 0.1
@@ -143,13 +167,16 @@ t_start() {
 }
 
 t_stop() {
-	local rc=0
+	local rc=0 pid=$SERVER_PID
 	[[ -n "$SERVER_PID" ]] || return 0
 	kill -TERM "$SERVER_PID"
 	wait "$SERVER_PID" || rc=$?
 	SERVER_PID=""
 	is "$rc" 0 "server stopped cleanly on SIGTERM (no sanitizer report)"
-	if [[ $rc -ne 0 ]]; then tail -n 60 "$T/server.log" | sed 's/^/# /'; fi
+	if [[ $rc -ne 0 ]]; then
+		tail -n 60 "$T/server.log" | sed 's/^/# /'
+		if [[ -n "$MDMID_VALGRIND" ]]; then head -n 300 "$T/valgrind.$pid.log" 2>/dev/null | sed 's/^/# /'; fi
+	fi
 }
 
 # admin METHOD PATH [curl args]: calls the admin API with the bearer token;
@@ -170,6 +197,6 @@ t_scepclient() {
 	local dir=$1
 	shift
 	mkdir -p "$dir"
-	(cd "$dir" && timeout 60 scepclient -server-url "$URL" -private-key "$dir/key.pem" \
+	(cd "$dir" && timeout "$(t_scale 60)" scepclient -server-url "$URL" -private-key "$dir/key.pem" \
 		-certificate "$dir/cert.pem" "$@" >"$dir/out.log" 2>&1)
 }

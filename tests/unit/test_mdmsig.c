@@ -136,6 +136,26 @@ static void signing_time_outside_validity(void **state)
 	free(h);
 }
 
+/* The body's UDID (body_udid_matches); a string with a NUL inside once made
+ * libplist abort the process (tests/fuzz/regressions/mdmsig). */
+static void body_udid(void **state)
+{
+	static const char head[] = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>UDID</key><string>";
+	static const char tail[] = "</string></dict></plist>";
+	const char *udid = "00008030-001A2D8A3C02802E";
+	char body[256];
+	size_t n;
+
+	(void)state;
+	n = (size_t)snprintf(body, sizeof body, "%s00008030-001a2d8a3c02802e%s", head, tail);
+	assert_int_equal(mdmsig_body_udid((const unsigned char *)body, n, udid), 1);
+	assert_int_equal(mdmsig_body_udid((const unsigned char *)body, n, "00008030-001A2D8A3C02802F"), 0);
+	n = (size_t)snprintf(body, sizeof body, "%s00008030-001A2D8A3C02802E#x%s", head, tail);
+	body[strlen(head) + 25] = '\0';
+	assert_int_equal(mdmsig_body_udid((const unsigned char *)body, n, udid), 0);
+	assert_int_equal(mdmsig_body_udid((const unsigned char *)"not a plist", 11, udid), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +163,7 @@ int main(void)
 		cmocka_unit_test(other_body),
 		cmocka_unit_test(foreign_signer),
 		cmocka_unit_test(signing_time_outside_validity),
+		cmocka_unit_test(body_udid),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
