@@ -170,7 +170,7 @@ if want mdmid; then
 			INSERT INTO certificate (issuer_id, serial, subject, udid, method, sha256, spki_sha256,
 			                         not_before, not_after, der, transaction_id)
 			SELECT (SELECT min(id) FROM issuer WHERE role = 'ca'),
-			       lpad(to_hex(g), 32, 'f'), 'CN=prefill ' || g,
+			       'aa' || lpad(to_hex(g), 30, '0'), 'CN=prefill ' || g,
 			       '00008030-' || lpad(upper(to_hex(g)), 16, '0'), 'scep',
 			       sha256(('cert' || g)::bytea), sha256(('spki' || g)::bytea),
 			       now() - interval '1 day', now() + interval '364 days',
