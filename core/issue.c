@@ -135,6 +135,12 @@ out:
 
 enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out)
 {
+	return issue_from_csr_key(ca, p, csr, X509_REQ_get0_pubkey(csr), out);
+}
+
+enum mdmid_err issue_from_csr_key(const struct ca *ca, const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key,
+				  X509 **out)
+{
 	const X509_NAME *csr_name = X509_REQ_get_subject_name(csr);
 	X509_NAME *subject;
 
@@ -144,7 +150,11 @@ enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_
 	subject = p->csr_subject ? X509_NAME_dup(csr_name) : subject_cn_only(csr_name);
 	if (!subject)
 		return p->csr_subject ? MDMID_ERR_ISSUE : MDMID_ERR_SUBJECT;
-	return issue_build(ca, X509_REQ_get0_pubkey(csr), subject, p->validity_days, csr, p->csr_san, out);
+	if (!csr_key) {
+		X509_NAME_free(subject);
+		return MDMID_ERR_ISSUE;
+	}
+	return issue_build(ca, csr_key, subject, p->validity_days, csr, p->csr_san, out);
 }
 
 enum mdmid_err issue_for_key(const struct ca *ca, EVP_PKEY *key, const X509_NAME *subject, unsigned validity_days,

@@ -162,8 +162,12 @@ enum mdmid_err policy_check_requester_key(EVP_PKEY *key)
 
 enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY *signer_key)
 {
-	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
-	enum mdmid_err rc = policy_check_csr_key(p, csr);
+	return policy_check_csr_with(p, csr, X509_REQ_get0_pubkey(csr), signer_key);
+}
+
+enum mdmid_err policy_check_csr_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *key, EVP_PKEY *signer_key)
+{
+	enum mdmid_err rc = policy_check_csr_key_with(p, csr, key);
 
 	/* The signature first: a CSR that does not verify has no key to compare. */
 	if (rc == MDMID_ERR_CSR_SIGNATURE)
@@ -175,9 +179,14 @@ enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY 
 
 enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr)
 {
-	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+	return policy_check_csr_key_with(p, csr, X509_REQ_get0_pubkey(csr));
+}
 
-	if (!key || X509_REQ_verify(csr, key) != 1) {
+enum mdmid_err policy_check_csr_key_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *key)
+{
+	/* The default library context: the CSR may have been parsed in one
+	 * without providers (scep_msg.c). */
+	if (!key || X509_REQ_verify_ex(csr, key, NULL, NULL) != 1) {
 		ERR_clear_error();
 		return MDMID_ERR_CSR_SIGNATURE;
 	}

@@ -574,8 +574,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		return MDMID_ERR_NOMEM;
 	/* A PKCSReq is signed with the CSR's own key; a RenewalReq with the key
 	 * of the certificate it renews, so its CSR may carry a new one. */
-	rc = renewal ? policy_check_csr_key(&svc->policy, msg->csr)
-		     : policy_check_csr(&svc->policy, msg->csr, X509_get0_pubkey(msg->signer));
+	rc = renewal ? policy_check_csr_key_with(&svc->policy, msg->csr, msg->csr_key)
+		     : policy_check_csr_with(&svc->policy, msg->csr, msg->csr_key, X509_get0_pubkey(msg->signer));
 	if (rc != MDMID_OK)
 		goto out;
 	{
@@ -614,7 +614,7 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		/* No challenge: the signer must be a certificate mdmid issued, within
 		 * its validity and not revoked; the new row inherits its UDID. */
 		if ((rc = renewal_signer(svc, st, msg, b, &renews)) != MDMID_OK ||
-		    (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+		    (rc = issue_from_csr_key(svc->ca, &svc->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
 			goto out;
 	}
 	/* The challenge is only looked up here; it is consumed by the statement
@@ -623,7 +623,7 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	/* The certificate is built even for a request that will be held, so
 	 * that a CSR the policy refuses is refused now, not after approval. */
 	else if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
-		 (rc = issue_from_csr(svc->ca, &svc->policy, msg->csr, &cert)) != MDMID_OK)
+		 (rc = issue_from_csr_key(svc->ca, &svc->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
 		goto out;
 	if (svc->require_approval || b->require_approval) {
 		rc = hold(svc, st, msg, b, renews, peer, ans);

@@ -20,6 +20,9 @@
  * what leaves mdmid) or parse it again to use its key.
  */
 enum mdmid_err issue_from_csr(const struct ca *ca, const struct policy *p, X509_REQ *csr, X509 **out);
+/* The same with the CSR's public key given (struct scep_msg's csr_key). */
+enum mdmid_err issue_from_csr_key(const struct ca *ca, const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key,
+				  X509 **out);
 
 /*
  * Issues a certificate for a key mdmid generated itself (PKCS#12 export):

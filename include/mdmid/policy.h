@@ -63,6 +63,10 @@ enum mdmid_err policy_check_csr(const struct policy *p, X509_REQ *csr, EVP_PKEY 
 /* The CSR alone: its signature, key type and size (a RenewalReq is signed
  * by the old certificate's key, so its CSR may carry a new key). */
 enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr);
+/* The same with the CSR's public key given (a CSR parsed without decoding
+ * its key: struct scep_msg's csr_key). */
+enum mdmid_err policy_check_csr_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key, EVP_PKEY *signer_key);
+enum mdmid_err policy_check_csr_key_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key);
 /* Replaces the static challenge of p (its hash) while other threads may be
  * checking against it; NULL or "" leaves none. */
 void policy_set_static_challenge(struct policy *p, const char *static_challenge);

@@ -52,6 +52,9 @@ struct scep_msg {
 	/* Set after verification and decryption. */
 	int cipher_nid;                         /* content-encryption algorithm */
 	X509_REQ *csr;                          /* PKCSReq, RenewalReq: the CSR, owned */
+	EVP_PKEY *csr_key;                      /* its public key, owned: use this, not
+	                                           X509_REQ_get0_pubkey(csr), which is NULL
+	                                           when the key is the signer's (see scep_msg.c) */
 	PKCS7_ISSUER_AND_SERIAL *ias;           /* GetCert, GetCRL: what is asked for, owned */
 	bool poll;                              /* CertPoll: a well-formed IssuerAndSubject */
 };

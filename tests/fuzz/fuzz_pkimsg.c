@@ -67,7 +67,7 @@ static void setup(void)
 /* An issued certificate, as a client reads it: from the CA, for the CSR's key.
  * (Compared as keys: a CSR may encode its key in a way that is not DER, such
  * as unused bits in the BIT STRING, which the certificate does not repeat.) */
-static void check_issued(X509 *cert, X509_REQ *csr)
+static void check_issued(X509 *cert, EVP_PKEY *csr_key)
 {
 	unsigned char *der = NULL;
 	const unsigned char *q;
@@ -79,7 +79,7 @@ static void check_issued(X509 *cert, X509_REQ *csr)
 	q = der;
 	FUZZ_CHECK((read = d2i_X509(NULL, &q, len)) && q == der + len);
 	FUZZ_CHECK(X509_check_issued(ca_get0_cert(F.ca), read) == X509_V_OK);
-	FUZZ_CHECK(EVP_PKEY_eq(X509_get0_pubkey(read), X509_REQ_get0_pubkey(csr)) == 1);
+	FUZZ_CHECK(EVP_PKEY_eq(X509_get0_pubkey(read), csr_key) == 1);
 	X509_free(read);
 	OPENSSL_free(der);
 	X509_free(cert);
@@ -95,8 +95,8 @@ static void csr_checks(const struct scep_msg *msg)
 	X509 *cert = NULL;
 	int n;
 
-	rc = msg->message_type == SCEP_MT_RENEWALREQ ? policy_check_csr_key(&F.pol, csr)
-						      : policy_check_csr(&F.pol, csr, X509_get0_pubkey(msg->signer));
+	rc = msg->message_type == SCEP_MT_RENEWALREQ ? policy_check_csr_key_with(&F.pol, csr, msg->csr_key)
+						      : policy_check_csr_with(&F.pol, csr, msg->csr_key, X509_get0_pubkey(msg->signer));
 	(void)x509u_req_spki_sha256(csr, spki);
 	if ((n = policy_csr_challenge(csr, buf, sizeof buf)) >= 0)
 		FUZZ_CHECK((size_t)n == strlen(buf));
@@ -112,12 +112,11 @@ static void csr_checks(const struct scep_msg *msg)
 		free(subject);
 	/* Issued only under a policy that passed, as the service does; a fuzzer
 	 * cannot sign a CSR, so its signature is the one check left out. */
-	if (rc == MDMID_OK || (rc == MDMID_ERR_CSR_SIGNATURE && policy_check_requester_key(X509_REQ_get0_pubkey(csr)) ==
-								       MDMID_OK)) {
-		if (issue_from_csr(F.ca, &F.pol, csr, &cert) == MDMID_OK)
-			check_issued(cert, csr);
-		if (issue_from_csr(F.ca, &F.cn_only, csr, &cert) == MDMID_OK)
-			check_issued(cert, csr);
+	if (rc == MDMID_OK || (rc == MDMID_ERR_CSR_SIGNATURE && policy_check_requester_key(msg->csr_key) == MDMID_OK)) {
+		if (issue_from_csr_key(F.ca, &F.pol, csr, msg->csr_key, &cert) == MDMID_OK)
+			check_issued(cert, msg->csr_key);
+		if (issue_from_csr_key(F.ca, &F.cn_only, csr, msg->csr_key, &cert) == MDMID_OK)
+			check_issued(cert, msg->csr_key);
 	}
 }
 

@@ -169,8 +169,11 @@ static void assert_valid(const struct scep_msg *m, const struct built *b, int md
 	assert_non_null(m->signer);
 	assert_int_equal(X509_cmp(m->signer, b->signer), 0);
 	assert_non_null(m->csr);
-	assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(m->csr), F.key), 1);
-	assert_int_equal(X509_REQ_verify(m->csr, F.key), 1);
+	/* The CSR's key is the signer's: it comes decoded once, in csr_key. */
+	assert_non_null(m->csr_key);
+	assert_int_equal(EVP_PKEY_eq(m->csr_key, F.key), 1);
+	assert_int_equal(EVP_PKEY_eq(m->csr_key, X509_get0_pubkey(m->signer)), 1);
+	assert_int_equal(X509_REQ_verify_ex(m->csr, F.key, NULL, NULL), 1);
 }
 
 /* One valid request in the given shape, parsed and checked. */
@@ -211,6 +214,30 @@ static void pkcsreq_aes256(void **state)
 {
 	(void)state;
 	valid_case(F.ra, TO_RESPONDER, EVP_aes_256_cbc(), NULL, 0, &F.pol, NID_aes_256_cbc, NID_sha256);
+}
+
+/* A CSR for another key than the signer's (a RenewalReq's new key, or a
+ * mismatch the policy refuses): its key is decoded from the CSR itself. */
+static void csr_key_not_the_signers(void **state)
+{
+	struct scepc_req_opts o = {0};
+	struct built b;
+	struct scep_msg m;
+	X509_REQ *csr = scepc_make_csr(F.other, "00008030-001A2D8A3C02802E", "secret");
+	(void)state;
+
+	assert_non_null(csr);
+	o.csr = csr;
+	assert_err(build_parse(&o, F.ra, TO_RESPONDER, &F.pol, &b, &m), MDMID_OK);
+	assert_non_null(m.csr_key);
+	assert_int_equal(EVP_PKEY_eq(m.csr_key, F.other), 1);
+	assert_int_equal(EVP_PKEY_eq(m.csr_key, X509_get0_pubkey(m.signer)), 0);
+	assert_err(policy_check_csr_with(&F.pol, m.csr, m.csr_key, X509_get0_pubkey(m.signer)),
+		   MDMID_ERR_CSR_KEY_MISMATCH);
+	assert_err(policy_check_csr_key_with(&F.pol, m.csr, m.csr_key), MDMID_OK);
+	scep_msg_clear(&m);
+	built_free(&b);
+	X509_REQ_free(csr);
 }
 
 static void pkcsreq_3des(void **state)
@@ -717,7 +744,7 @@ static void success_reply(const struct ca *ca, enum recips to, const EVP_CIPHER 
 	o.cipher = cipher;
 	o.md = md;
 	assert_err(build_parse(&o, ca, to, pol, &b, &m), MDMID_OK);
-	assert_err(issue_from_csr(ca, pol, m.csr, &issued), MDMID_OK);
+	assert_err(issue_from_csr_key(ca, pol, m.csr, m.csr_key, &issued), MDMID_OK);
 	rep.pki_status = SCEP_STATUS_SUCCESS;
 	rep.transaction_id = m.transaction_id;
 	rep.recipient_nonce = m.sender_nonce;
@@ -933,6 +960,7 @@ int main(void)
 		cmocka_unit_test(pkcsreq_ra_aes128_sha256),
 		cmocka_unit_test(pkcsreq_ra_and_ca_recipients),
 		cmocka_unit_test(pkcsreq_aes256),
+		cmocka_unit_test(csr_key_not_the_signers),
 		cmocka_unit_test(pkcsreq_3des),
 		cmocka_unit_test(pkcsreq_sha1),
 		cmocka_unit_test(pkcsreq_sha512),
