@@ -122,12 +122,14 @@ run_load() { # name conns requests url db pid [extra...]
 	local notes=()
 	VALID[$name,$c]="$(field success "$line")/$(field n "$line")"
 	[[ $(field failure "$line") == 0 ]] || notes+=("$(field failure "$line") FAILURE")
+	[[ $(field http_503 "$line") == 0 ]] || notes+=("$(field http_503 "$line") HTTP 503")
+	[[ $(field http_other "$line") == 0 ]] || notes+=("$(field http_other "$line") other HTTP errors")
 	[[ $(field invalid "$line") == 0 ]] || notes+=("$(field invalid "$line") invalid")
 	[[ $(field conn_errors "$line") == 0 ]] || notes+=("$(field conn_errors "$line") conn errors")
 	[[ $(field dup_serials "$line") == 0 ]] || notes+=("$(field dup_serials "$line") dup serials")
 	if [[ -n $db && $(field db_ok "$line") != yes ]]; then notes+=("DB MISMATCH"); fi
 	if ((${#notes[@]})); then VALID[$name,$c]+=" ($(IFS=,; echo "${notes[*]}" | sed 's/,/, /g'))"; fi
-	REPLY[$name]="$(field reply_cipher "$line")/$(field reply_md "$line"), nonce echoed in $(field nonce_echoes "$line") of $(field n "$line")"
+	REPLY[$name,$c]="$(field reply_cipher "$line")/$(field reply_md "$line"), nonce echoed in $(field nonce_echoes "$line") of $(field n "$line")"
 	DBCPU[$name,$c]=$(awk -v s="$(field db_cpu_s "$line")" -v n="$(field n "$line")" 'BEGIN { if (s < 0) print "-"; else printf "%.2f", s * 1000 / n }')
 }
 
@@ -227,7 +229,7 @@ met() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v == "" || v == "-") { p
 			printf '| %-3s | %-8s | %8s | %6s | %6s | %6s | %7s | %7s | %8s | %-14s | %-24s | %6s |\n' "$c" "$name" \
 				"${RATE[$name,$c]}" "${P50[$name,$c]}" "${P90[$name,$c]}" "${P99[$name,$c]}" "${CPU[$name,$c]}" \
 				"${DBCPU[$name,$c]}" "$(awk -v k="${HWM[$name,$c]}" 'BEGIN { printf "%.1fM", k / 1024 }')" \
-				"${VALID[$name,$c]}" "${REPLY[$name]}" "$(ratio "${RATE[$name,$c]}" "$ceiling")"
+				"${VALID[$name,$c]}" "${REPLY[$name,$c]}" "$(ratio "${RATE[$name,$c]}" "$ceiling")"
 		done
 	done
 	echo

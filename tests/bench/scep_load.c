@@ -916,7 +916,7 @@ int main(int argc, char **argv)
 	size_t calen;
 	int status;
 	double gen_s, elapsed, cpu0 = 0, cpu1 = 0, t0, db_cpu;
-	long echoes = 0, http_503 = 0, http_other = 0;
+	long echoes = 0, http_503 = 0, http_other = 0, odd_status = 0;
 	int reply_cipher = NID_undef, reply_md = NID_undef;
 	long http_ok = 0, successes = 0, failures = 0, pendings = 0, invalid = 0, checked = 0, cert_ok = 0, dup = 0;
 	double *lat;
@@ -1006,13 +1006,15 @@ int main(int argc, char **argv)
 					reply_cipher = m->cipher_nid;
 					reply_md = m->md_nid;
 				}
+			} else if (m->valid && m->status == SCEPC_STATUS_FAILURE) {
+				failures++;
+			} else if (m->valid && m->status == SCEPC_STATUS_PENDING) {
+				pendings++;
+			} else if (m->valid) {
+				odd_status++;
 			}
 			if (m->valid && m->echo)
 				echoes++;
-			else if (m->valid && m->status == SCEPC_STATUS_FAILURE)
-				failures++;
-			else if (m->valid && m->status == SCEPC_STATUS_PENDING)
-				pendings++;
 			if (m->checked && m->valid && m->status == SCEPC_STATUS_SUCCESS) {
 				checked++;
 				if (m->cert_ok) {
@@ -1066,10 +1068,10 @@ int main(int argc, char **argv)
 				"%ld differ, %ld missing: %s\n",
 				dbc.rows, dbc.distinct_serials, dbc.fp_match, dbc.fp_mismatch, dbc.fp_missing,
 				dbc.ok ? "OK" : "MISMATCH");
-		printf("result label=%s n=%ld c=%ld seconds=%.3f http_ok=%ld http_503=%ld http_other=%ld success=%ld failure=%ld pending=%ld invalid=%ld "
+		printf("result label=%s n=%ld c=%ld seconds=%.3f http_ok=%ld http_503=%ld http_other=%ld success=%ld failure=%ld pending=%ld odd_status=%ld invalid=%ld "
 		       "conn_errors=%ld rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f checked=%ld cert_ok=%ld "
 		       "dup_serials=%ld reply_cipher=%s reply_md=%s nonce_echoes=%ld server_cpu_s=%.2f db_cpu_s=%.2f server_hwm_kib=%ld db_rows=%ld db_distinct=%ld db_ok=%s\n",
-		       O.label ? O.label : "-", O.n, O.conns, elapsed, http_ok, http_503, http_other, successes, failures, pendings, invalid,
+		       O.label ? O.label : "-", O.n, O.conns, elapsed, http_ok, http_503, http_other, successes, failures, pendings, odd_status, invalid,
 		       conn_errors, rate, pct(lat, nlat, 50), pct(lat, nlat, 90), pct(lat, nlat, 99), pct(lat, nlat, 100),
 		       checked, cert_ok, dup, reply_cipher != NID_undef ? OBJ_nid2sn(reply_cipher) : "-",
 		       reply_md != NID_undef ? OBJ_nid2sn(reply_md) : "-", echoes, cpu, db_cpu, hwm, have_db ? dbc.rows : -1, have_db ? dbc.distinct_serials : -1,
