@@ -112,6 +112,12 @@ install: $(BUILD)/mdmid
 	install -m 0644 deploy/mdmid.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/mdmid/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 mdmid.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	# The systemd unit runs the binary just installed; sysusers makes its user.
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|^ExecStart=/usr/local/bin/mdmid |ExecStart=$(PREFIX)/bin/mdmid |' deploy/systemd/mdmid.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/mdmid.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/mdmid.service
+	install -m 0644 deploy/systemd/mdmid.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/mdmid.conf
 
 clean:
 	rm -rf build build-san

@@ -86,4 +86,12 @@ man8=$T/dest/opt/mdmid/share/man/man8/mdmid.8
 ok "$([[ -f $man8 ]] && cmp -s "$man8" "$MDMID_ROOT/mdmid.8"; echo $?)" "... and the manual in share/man/man8"
 is "$(stat -c %a "$man8" 2>/dev/null)" 644 "... mode 0644"
 like "$(MANWIDTH=80 man -P cat -l "$man8" 2>&1)" $'NAME\n +mdmid - ' "... where man renders it"
+unit=$T/dest/opt/mdmid/lib/systemd/system/mdmid.service
+like "$(grep '^ExecStart=' "$unit" 2>&1)" '^ExecStart=/opt/mdmid/bin/mdmid serve ' "... the systemd unit, starting the installed binary"
+ok "$([[ -f $T/dest/opt/mdmid/lib/sysusers.d/mdmid.conf ]]; echo $?)" "... and its sysusers file"
+# ... and runs from there.
+run_rc "$T/dest/opt/mdmid/bin/mdmid" ca init --config /dev/null --dir "$T/installed-ca" --bits 2048 --subject "/CN=installed"
+is "$RC" 0 "the installed binary runs: ca init"
+run_rc "$T/dest/opt/mdmid/bin/mdmid" ca show --config /dev/null --dir "$T/installed-ca"
+like "$OUT" 'CN ?= ?installed' "... and ca show reads what it made"
 done_testing
