@@ -88,8 +88,9 @@ check: all $(UNIT_BIN)
 
 # The server of a subset of the integration scenarios under valgrind memcheck
 # (tests/integration/lib.sh: any memory error or definite/indirect leak fails t_stop).
-VALGRIND_TESTS := $(addprefix tests/integration/,10_scepclient_ra.t 20_refusals.t 30_certrep.t 40_database.t \
-	50_device_binding.t 70_revocation.t 74_pending.t)
+VALGRIND_TESTS := $(addprefix tests/integration/,10_scepclient_ra.t 11_scepclient_ca_only.t 12_get_pkioperation.t \
+	20_refusals.t 30_certrep.t 40_database.t 50_device_binding.t 52_mdm_signature.t 53_profile.t 70_revocation.t \
+	71_renewal_time.t 72_getcert_getcrl.t 73_algorithms.t 74_pending.t 75_rollover.t)
 valgrind: all $(UNIT_BIN)
 	MDMID_BUILD=$(BUILD) MDMID_VALGRIND=1 bash tests/run-tests.sh $(VALGRIND_TESTS)
 
