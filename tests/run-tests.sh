@@ -39,7 +39,7 @@ pg_start "$work/pg" >"$work/pg-start.log" 2>&1 || { cat "$work/pg-start.log" >&2
 export MDMID_TEST_PGHOST=$PGHOST MDMID_TEST_PGPORT=$PGPORT
 
 set +e
-prove --exec '' --timer "$@" 2>&1 | tee "$work/prove.log"
+prove --exec '' --timer ${PROVE_VERBOSE:+-v} "$@" 2>&1 | tee "$work/prove.log"
 status=${PIPESTATUS[0]}
 set -e
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/prove.log" | tail -n 1)
