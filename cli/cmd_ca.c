@@ -52,6 +52,19 @@ static const char ca_usage[] =
 	"activate makes it the issuing CA; the old one moves to ca_dir/previous/<time> and stays\n"
 	"trusted for renewals and Mdm-Signature. Restart serve after either.\n";
 
+/* --bits (c 'b') or --days: a positive number up to 100000 into *out. */
+static bool positive_arg(const char *cmd, int c, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(optarg, &end, 10);
+	if (*end || end == optarg || v == 0 || v > 100000) {
+		fprintf(stderr, "mdmid ca %s: --%s %s: not a positive number\n", cmd, c == 'b' ? "bits" : "days", optarg);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
 static int ca_init_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -63,9 +76,8 @@ static int ca_init_main(int argc, char **argv)
 	struct ca_init_opts o = {.subject = "/CN=mdmid CA", .bits = 3072, .days = 3650};
 	struct mdmid_config cfg;
 	const char *config = NULL, *dir = NULL;
-	char err[1024], *end;
+	char err[1024];
 	int c, rc = EXIT_USAGE;
-	unsigned long v;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -75,16 +87,8 @@ static int ca_init_main(int argc, char **argv)
 		case 's': o.subject = optarg; break;
 		case 'b':
 		case 'D':
-			v = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || v == 0 || v > 100000) {
-				fprintf(stderr, "mdmid ca init: --%s %s: not a positive number\n", c == 'b' ? "bits" : "days",
-					optarg);
+			if (!positive_arg("init", c, c == 'b' ? &o.bits : &o.days))
 				return EXIT_USAGE;
-			}
-			if (c == 'b')
-				o.bits = (unsigned)v;
-			else
-				o.days = (unsigned)v;
 			break;
 		case 'n': o.no_ra = true; break;
 		case 'f': o.force = true; break;
@@ -125,9 +129,8 @@ static int ca_import_main(int argc, char **argv)
 	struct ca_import_opts o = {.ra_bits = 3072, .ra_days = 3650};
 	struct mdmid_config cfg;
 	const char *config = NULL, *dir = NULL;
-	char err[1024], warning[512], *end;
+	char err[1024], warning[512];
 	int c, rc = EXIT_USAGE;
-	unsigned long v;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -139,16 +142,8 @@ static int ca_import_main(int argc, char **argv)
 		case 'H': o.chain = optarg; break;
 		case 'b':
 		case 'D':
-			v = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || v == 0 || v > 100000) {
-				fprintf(stderr, "mdmid ca import: --%s %s: not a positive number\n",
-					c == 'b' ? "bits" : "days", optarg);
+			if (!positive_arg("import", c, c == 'b' ? &o.ra_bits : &o.ra_days))
 				return EXIT_USAGE;
-			}
-			if (c == 'b')
-				o.ra_bits = (unsigned)v;
-			else
-				o.ra_days = (unsigned)v;
 			break;
 		case 'n': o.no_ra = true; break;
 		case 'f': o.force = true; break;

@@ -126,6 +126,46 @@ static X509_NAME *ra_subject(X509_NAME *ca_name)
 	return n;
 }
 
+static int write_certs(const char *path, X509 *cert, STACK_OF(X509) *chain)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc = -1;
+
+	if (!b || !PEM_write_bio_X509(b, cert))
+		goto out;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(b, sk_X509_value(chain, i)))
+			goto out;
+	n = BIO_get_mem_data(b, &data);
+	rc = file_write_atomic(path, data, (size_t)n, 0644);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+/* Writes a CA directory: the keys first, so that a certificate on disk
+ * always has its key beside it; ca.pem gets cert and its chain. Without an
+ * RA, one left by an earlier init or import is removed. Returns 0 or -1 with
+ * err set. */
+static int write_ca_files(const char *dir, const char *ca_pem, const char *ca_key, const char *ra_pem,
+			  const char *ra_key, X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key, X509 *rcert,
+			  EVP_PKEY *rkey, const char *passphrase, char *err, size_t errlen)
+{
+	if (write_pem(ca_key, 0600, NULL, key, passphrase) < 0 ||
+	    (rcert && write_pem(ra_key, 0600, NULL, rkey, passphrase) < 0) || write_certs(ca_pem, cert, chain) < 0 ||
+	    (rcert && write_pem(ra_pem, 0644, rcert, NULL, NULL) < 0)) {
+		snprintf(err, errlen, "writing into %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!rcert && ((unlink(ra_pem) < 0 && errno != ENOENT) || (unlink(ra_key) < 0 && errno != ENOENT))) {
+		snprintf(err, errlen, "removing the old RA from %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int ca_init(const struct ca_init_opts *o, char *err, size_t errlen)
 {
 	char *ca_pem = path_join(o->dir, "ca.pem"), *ca_key = path_join(o->dir, "ca.key");
@@ -178,18 +218,9 @@ int ca_init(const struct ca_init_opts *o, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	/* Keys first: a certificate on disk always has its key beside it. */
-	if (write_pem(ca_key, 0600, NULL, key, o->passphrase) < 0 ||
-	    (rcert && write_pem(ra_key, 0600, NULL, rkey, o->passphrase) < 0) ||
-	    write_pem(ca_pem, 0644, cert, NULL, NULL) < 0 || (rcert && write_pem(ra_pem, 0644, rcert, NULL, NULL) < 0)) {
-		snprintf(err, errlen, "writing into %s: %s", o->dir, strerror(errno));
+	if (write_ca_files(o->dir, ca_pem, ca_key, ra_pem, ra_key, cert, NULL, key, rcert, rkey, o->passphrase, err,
+			   errlen) < 0)
 		goto out;
-	}
-	/* A CA-only set-up must not pick up an RA left from an earlier init. */
-	if (!rcert && ((unlink(ra_pem) < 0 && errno != ENOENT) || (unlink(ra_key) < 0 && errno != ENOENT))) {
-		snprintf(err, errlen, "removing the old RA from %s: %s", o->dir, strerror(errno));
-		goto out;
-	}
 	rc = 0;
 out:
 	free(ca_pem), free(ca_key), free(ra_pem), free(ra_key);
@@ -205,24 +236,6 @@ static int has_key_usage(X509 *x, uint32_t bits);
 static int within_validity(X509 *x, const char *path, char *err, size_t errlen);
 
 /* Writes cert and then chain as PEM into path atomically (0644). */
-static int write_certs(const char *path, X509 *cert, STACK_OF(X509) *chain)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	int rc = -1;
-
-	if (!b || !PEM_write_bio_X509(b, cert))
-		goto out;
-	for (int i = 0; i < sk_X509_num(chain); i++)
-		if (!PEM_write_bio_X509(b, sk_X509_value(chain, i)))
-			goto out;
-	n = BIO_get_mem_data(b, &data);
-	rc = file_write_atomic(path, data, (size_t)n, 0644);
-out:
-	BIO_free(b);
-	return rc;
-}
 
 int ca_import(const struct ca_import_opts *o, char *warning, size_t warnlen, char *err, size_t errlen)
 {
@@ -342,17 +355,9 @@ int ca_import(const struct ca_import_opts *o, char *warning, size_t warnlen, cha
 			goto out;
 		}
 	}
-	/* Keys first: a certificate on disk always has its key beside it. */
-	if (write_pem(ca_key, 0600, NULL, key, o->passphrase) < 0 ||
-	    (rcert && write_pem(ra_key, 0600, NULL, rkey, o->passphrase) < 0) || write_certs(ca_pem, cert, chain) < 0 ||
-	    (rcert && write_pem(ra_pem, 0644, rcert, NULL, NULL) < 0)) {
-		snprintf(err, errlen, "writing into %s: %s", o->dir, strerror(errno));
+	if (write_ca_files(o->dir, ca_pem, ca_key, ra_pem, ra_key, cert, chain, key, rcert, rkey, o->passphrase, err,
+			   errlen) < 0)
 		goto out;
-	}
-	if (!rcert && ((unlink(ra_pem) < 0 && errno != ENOENT) || (unlink(ra_key) < 0 && errno != ENOENT))) {
-		snprintf(err, errlen, "removing the old RA from %s: %s", o->dir, strerror(errno));
-		goto out;
-	}
 	rc = 0;
 out:
 	free(ca_pem), free(ca_key), free(ra_pem), free(ra_key);
