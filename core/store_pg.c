@@ -231,9 +231,12 @@ enum mdmid_err store_connect(struct store *st, char *err, size_t errlen)
 	return MDMID_OK;
 }
 
-enum mdmid_err store_ping(struct store *st, unsigned timeout_ms, char *err, size_t errlen)
+/* One SELECT 1 on st's connection, opened if needed, answered within
+ * timeout_ms of start. A broken connection is closed (st->conn NULL). */
+static enum mdmid_err ping_once(struct store *st, const struct timespec *start_ts, unsigned timeout_ms, char *err,
+				size_t errlen)
 {
-	struct timespec start, now;
+	struct timespec start = *start_ts, now;
 	PGresult *r;
 	int ok = 1;
 
@@ -241,7 +244,6 @@ enum mdmid_err store_ping(struct store *st, unsigned timeout_ms, char *err, size
 		metrics_db_error();
 		return MDMID_ERR_DB_UNAVAILABLE;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (!PQsendQuery(st->conn, "SELECT 1")) {
 		store_msg_copy(err, errlen, "", PQerrorMessage(st->conn));
 		goto broken;
@@ -287,6 +289,22 @@ broken:
 	st->prepared = 0;
 	metrics_db_error();
 	return MDMID_ERR_DB_UNAVAILABLE;
+}
+
+enum mdmid_err store_ping(struct store *st, unsigned timeout_ms, char *err, size_t errlen)
+{
+	struct timespec start;
+	int reused = st->conn && PQstatus(st->conn) == CONNECTION_OK;
+	enum mdmid_err rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	rc = ping_once(st, &start, timeout_ms, err, errlen);
+	/* A connection kept from before a database restart looks open until it
+	 * is used: its failure says nothing about the database now, so a fresh
+	 * connection gets one more try within the same time budget. */
+	if (rc != MDMID_OK && reused && !st->conn)
+		rc = ping_once(st, &start, timeout_ms, err, errlen);
+	return rc;
 }
 
 /* Connects and prepares the statements when needed. */
