@@ -226,6 +226,16 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "mdmid serve: %s\n", err[0] ? err : "out of memory");
 		goto out;
 	}
+	if (crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err) < 0)
+		log_warn("msg=\"the CRLs cannot be kept fresh until the database answers\"");
+	refresh_crls(ca, db, cfg.crl_validity_days, &crls, &ncrl);
+	/* The listeners are up; systemd hears READY=1, and the port file (what
+	 * tests and scripts wait for) appears, once the database answers and
+	 * the CRLs are issued: no scrape or request sees a half-started server. */
+	if (store_ping(dbpool_get(db), 5000, err, sizeof err) != MDMID_OK) {
+		fprintf(stderr, "mdmid serve: the database does not answer: %s\n", err);
+		goto out;
+	}
 	if (cfg.port_file[0]) {
 		/* Line 1: the SCEP port; line 2: the admin port (0 when off). */
 		char buf[32];
@@ -238,15 +248,6 @@ int cmd_serve(int argc, char **argv)
 	log_info("event=start listen=%s port=%u scep_path=%s admin_port=%u challenge_mode=%s single_des=%s", cfg.listen,
 		 scep_http_port(http), cfg.scep_path, admin ? admin_http_port(admin) : 0, cfg.challenge_mode,
 		 cfg.allow_single_des ? "allowed" : "refused");
-	if (crl_contexts(ca, dbpool_get(db), cfg.crl_validity_days, &crls, &ncrl, err, sizeof err) < 0)
-		log_warn("msg=\"the CRLs cannot be kept fresh until the database answers\"");
-	refresh_crls(ca, db, cfg.crl_validity_days, &crls, &ncrl);
-	/* The listeners are up (and the port file written); systemd hears
-	 * READY=1 once the database answers too. */
-	if (store_ping(dbpool_get(db), 5000, err, sizeof err) != MDMID_OK) {
-		fprintf(stderr, "mdmid serve: the database does not answer: %s\n", err);
-		goto out;
-	}
 	sd_notifyf(0, "READY=1\nSTATUS=serving SCEP on port %u\nMAINPID=%lu", scep_http_port(http),
 		   (unsigned long)getpid());
 	for (;;) {

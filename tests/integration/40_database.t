@@ -33,7 +33,7 @@ q "alter table certificate drop constraint refuse_all"
 
 # The database unreachable: no connection is allowed.
 admin "alter database $DB allow_connections false"
-admin "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '$DB'" >/dev/null
+admin "select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity where datname = '$DB'" >/dev/null
 is "$(post down)" 503 "with the database unreachable a PKCSReq gets HTTP 503"
 like "$(cat "$T/server.log")" "refusal not recorded in the database" "... and the refusal is logged instead"
 is "$(curl -fsS "$URL?operation=GetCACaps" | head -n 1)" POSTPKIOperation "GetCACaps still answers"
@@ -42,11 +42,14 @@ is "$(post back)" 200 "when the database returns, mdmid reconnects by itself"
 is "$(q "select count(*) from certificate")" 2 "... and records the row"
 
 # An idle connection terminated behind mdmid's back is re-opened at once.
-admin "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '$DB' and pid <> pg_backend_pid()" >/dev/null
+admin "select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity where datname = '$DB' and pid <> pg_backend_pid()" >/dev/null
 lost=$(grep -c 'database connection lost' "$T/server.log" || true)
 is "$(post after_kill)" 200 "a terminated connection is re-opened without failing the request"
 is "$(q "select count(*) from certificate")" 3 "... and the row is there"
-is "$(grep -c 'database connection lost' "$T/server.log")" "$((lost + 1))" "... after one logged reconnect"
+# At least one: the main thread's once-a-minute CRL check may find its own
+# terminated connection too (a slow run under valgrind lasts that long).
+n=$(grep -c 'database connection lost' "$T/server.log")
+ok "$([[ $n -ge $((lost + 1)) ]]; echo $?)" "... after a logged reconnect ($((n - lost)))"
 is "$(q "select count(*) from certificate c join event e on e.serial = c.serial and e.outcome = 'success'")" 3 \
 	"every certificate row has its success event"
 t_stop

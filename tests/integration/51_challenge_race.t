@@ -12,7 +12,7 @@ URL_A=$URL
 sed "s|^port_file = .*|port_file = $T/port2|" "$T/mdmid.conf" >"$T/mdmid2.conf"
 "$MDMID_BIN" serve --config "$T/mdmid2.conf" >"$T/server2.log" 2>&1 &
 PID2=$!
-for ((i = 0; i < 100; i++)); do [[ -s $T/port2 ]] && break; sleep 0.1; done
+for ((i = 0; i < 100 * T_SCALE; i++)); do [[ -s $T/port2 ]] && break; sleep 0.1; done
 URL_B="http://127.0.0.1:$(sed -n 1p "$T/port2")/scep"
 ok "$([[ $URL_A != "$URL_B" && -s $T/port2 ]]; echo $?)" "two mdmid processes serve one database"
 curl -fsS -o "$T/cacert.der" "$URL_A?operation=GetCACert"
@@ -59,12 +59,20 @@ $1;
 SQL
 	HOLDER=$!
 }
-enroll_with() { # enroll_with NAME SECRET: sets STATUS (pki_status) and ELAPSED (seconds)
+build_with() { # build_with NAME SECRET: the request, built before any timing starts
 	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/$1.key" --challenge "$2" --out "$T/$1.req" \
 		--out-signer "$T/$1.self" >/dev/null
-	local t0=$SECONDS
+}
+wait_holder() { # until the holding transaction has consumed the challenge and sleeps
+	for ((i = 0; i < 100 * T_SCALE; i++)); do
+		[[ $(q "select count(*) from pg_stat_activity where wait_event = 'PgSleep'") -ge 1 ]] && return
+		sleep 0.02
+	done
+}
+enroll_with() { # enroll_with NAME: sets STATUS (pki_status) and ELAPSED (milliseconds)
+	local t0=${EPOCHREALTIME/./}
 	curl -fsS --data-binary @"$T/$1.req" -o "$T/$1.rep" "$URL_A?operation=PKIOperation"
-	ELAPSED=$((SECONDS - t0))
+	ELAPSED=$(((${EPOCHREALTIME/./} - t0) / 1000))
 	STATUS=$("$SCEP_REQ" parse --reply "$T/$1.rep" --cacert "$T/cacert.der" --key "$T/$1.key" \
 		--signer-cert "$T/$1.self" | sed -n 's/^pki_status=//p')
 }
@@ -72,12 +80,13 @@ for outcome in commit rollback; do
 	admin POST /v1/challenges -d "{\"udid\": \"$UDID\"}"
 	s=$(sed -n 's/.*"challenge":"\([^"]*\)".*/\1/p' <<<"$BODY")
 	id=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' <<<"$BODY")
+	build_with "held-$outcome" "$s"
 	hold "$outcome" "$id"
-	sleep 1
-	enroll_with "held-$outcome" "$s"
+	wait_holder
+	enroll_with "held-$outcome"
 	status=$STATUS
 	wait "$HOLDER"
-	ok "$((ELAPSED >= 1 ? 0 : 1))" "held ($outcome): mdmid's consuming statement waited for the other transaction (${ELAPSED}s)"
+	ok "$((ELAPSED >= 1000 ? 0 : 1))" "held ($outcome): mdmid's consuming statement waited for the other transaction (${ELAPSED} ms)"
 	if [[ $outcome == commit ]]; then
 		is "$status" 2 "held, then committed: the request is refused"
 		is "$(q "select error from event order by id desc limit 1")" challenge_consumed "... as challenge_consumed"

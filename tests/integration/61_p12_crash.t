@@ -177,10 +177,9 @@ is "$RC" 0 "--resume completes the batch"
 end_state resume "$T/out-resume" "${L[@]}"
 
 # ---------------------------------------------------------------- 200 devices killed at random
-# EC P-256 export runs at a few hundred identities per second with two jobs
-# here, so the whole batch takes about half a second: the kills come after
-# a random 0.03-0.25 s, not 0.1-0.8 s, or the first would often be the only
-# one to land mid-run. A slower build (SAN=1) only puts more kills mid-run.
+# Each run is killed once it has written a random 3 to 30 more .p12 files
+# than it found: by progress rather than time, so that the kills land
+# mid-run on a fast machine and a slow (SAN=1) build alike.
 R=()
 for i in $(seq 1 200); do R+=("$(udid_for "rand-$i")"); done
 printf '%s\n' "${R[@]}" >"$T/rand.txt"
@@ -189,16 +188,18 @@ in_r=$(sqlin "${R[@]}")
 RANDOM=${MDMID_CRASH_SEED:-$$}
 diag "random kills: seed ${MDMID_CRASH_SEED:-$$} (set MDMID_CRASH_SEED to replay)"
 kills=0 finished=""
+p12_count() { local f=("$1"/*.p12); [[ -e ${f[0]} ]] && echo "${#f[@]}" || echo 0; }
 for ((k = 1; k <= 4; k++)); do
 	"$MDMID_BIN" p12 export --config "$CONF" --udids "$T/rand.txt" --out "$DR" --key ec-p256 --jobs 2 \
 		>>"$T/rand.out" 2>>"$T/rand.err" &
 	pid=$!
-	delay=$(printf '0.%02d' $((RANDOM % 23 + 3)))
-	sleep "$delay"
+	more=$((RANDOM % 28 + 3))
+	target=$(($(p12_count "$DR") + more))
+	while kill -0 "$pid" 2>/dev/null && (($(p12_count "$DR") < target)); do sleep 0.005; done
 	kill -9 "$pid" 2>/dev/null || true
 	rc=0
 	wait "$pid" 2>/dev/null || rc=$?
-	diag "run $k: SIGKILL after ${delay}s: exit $rc; $(find "$DR" -maxdepth 1 -name '*.p12' 2>/dev/null | wc -l) files," \
+	diag "run $k: SIGKILL after $more more files: exit $rc; $(p12_count "$DR") files," \
 		"$(q "select count(*) from certificate where udid in ($in_r)") rows"
 	if [[ $rc == 137 ]]; then kills=$((kills + 1)); else
 		finished=$k

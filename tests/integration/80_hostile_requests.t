@@ -260,7 +260,12 @@ is "$(certs)" 1 "only the greedy CSR has a certificate row"
 # closes them all.
 if [[ -n $CAN_HOLD ]]; then
 	fds() { find "/proc/$SERVER_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+	# The enrollment below is built first: its key generation must not eat
+	# into the idle timeout, whose clock starts when the connections open.
+	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/busy.key" --challenge "$CHALLENGE" --cn "$(udid_for busy)" \
+		--out "$T/busy.req" --out-signer "$T/busy.self" >/dev/null
 	fds0=$(fds)
+	t0=$SECONDS
 	python3 "$T/net.py" hold "$PORT" "$IDLE" "$T/hold.status" $((IDLE_TIMEOUT * 4)) &
 	HOLD_PID=$!
 	for ((i = 0; i < 200; i++)); do
@@ -277,18 +282,21 @@ if [[ -n $CAN_HOLD ]]; then
 	ok "$( ((accepted >= IDLE)); echo $?)" "the server accepted all $IDLE ($accepted new sockets in /proc/<pid>/fd)"
 	est=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
 	ok "$( ((est >= IDLE)); echo $?)" "ss counts $est established connections on the port"
-	t0=$SECONDS
 	STATUS=$(curl -sS -m 10 -o "$T/idle-ca.der" -w '%{http_code}' "$URL?operation=GetCACert")
 	ok "$([[ $STATUS == 200 ]] && cmp -s "$T/idle-ca.der" "$T/cacert.der"; echo $?)" "meanwhile GetCACert is answered"
-	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/busy.key" --challenge "$CHALLENGE" --cn "$(udid_for busy)" \
-		--out "$T/busy.req" --out-signer "$T/busy.self" >/dev/null
 	STATUS=$(curl -sS -m 10 -o "$T/busy.rep" -w '%{http_code}' --data-binary @"$T/busy.req" "$URL?operation=PKIOperation")
 	"$SCEP_REQ" parse --reply "$T/busy.rep" --cacert "$T/cacert.der" --key "$T/busy.key" --signer-cert "$T/busy.self" \
 		--out-cert "$T/busy.pem" >"$T/busy.parsed" || true
 	is "$STATUS/$(sed -n 's/^pki_status=//p' "$T/busy.parsed")" "200/0" "... and a whole enrollment succeeds"
-	ok "$( ((SECONDS - t0 < IDLE_TIMEOUT)); echo $?)" "... both within the idle timeout (the idle connections were still open)"
+	# Only meaningful while the idle timeout cannot have passed yet (a slow
+	# build may take longer to get here: then the answers above are the test).
 	still=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
-	ok "$( ((still >= IDLE)); echo $?)" "... and all $IDLE idle connections were still open then ($still)"
+	if ((SECONDS - t0 < IDLE_TIMEOUT - 1)); then
+		ok "$( ((still >= IDLE)); echo $?)" "... and all $IDLE idle connections were still open then ($still)"
+	else
+		_t_n=$((_t_n + 1))
+		echo "ok $_t_n # SKIP $((SECONDS - t0)) s since the connections opened, near the idle timeout ($IDLE_TIMEOUT s)"
+	fi
 	wait "$HOLD_PID" || true
 	read -r _ closed _ answered _ secs < <(sed -n 2p "$T/hold.status")
 	is "$closed/$answered" "$IDLE/0" "the idle timeout closed every idle connection, without an answer"
@@ -309,7 +317,7 @@ fi
 out=$(python3 "$T/net.py" trickle "$PORT" "/scep?operation=PKIOperation" 2000 0.5 20)
 is "$(sed -n 's/^outcome=//p' <<<"$out")" closed "a body trickled one byte at a time is cut (the connection is closed)"
 secs=$(sed -n 's/^seconds=//p' <<<"$out")
-ok "$(awk -v s="$secs" 'BEGIN { exit !(s >= 3 && s < 6) }'; echo $?)" "... when the 3 s body deadline passes (after $secs s)"
+ok "$(awk -v s="$secs" -v k="$T_SCALE" 'BEGIN { exit !(s >= 3 && s < 3 + 3 * k) }'; echo $?)" "... when the 3 s body deadline passes (after $secs s)"
 expect_log "trickled body" "event=http outcome=failure error=body_timeout .*path=\"/scep\""
 
 # After all of them: still up, still serving, no other certificate row.

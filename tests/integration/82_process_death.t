@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Process death under load: scep_load keeps 32 connections busy while the
-# server is killed with SIGKILL three times at random moments and restarted
+# server is killed with SIGKILL three times at random points of the load (by
+# rows committed, so the kills land inside it on any machine) and restarted
 # on the same port each time. Every certificate a client received has its
 # committed row (compared serial by serial with the client-side log), no
 # serial is issued twice, every row has its success event, and each restarted
@@ -33,13 +34,20 @@ ok "$(grep -q 'requests built' "$T/load.err"; echo $?)" "scep_load built $N requ
 
 killed=0
 for ((k = 1; k <= KILLS; k++)); do
-	# A random moment: 0.2 to 0.8 s into this server's life under load.
-	sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.2 + 0.6 * r / 32768 }')"
+	# A random point of the load, measured in committed rows rather than
+	# time: kill k comes when between (k - 0.5) and k quarters of the
+	# requests have their row, whatever the machine's speed.
+	target=$(((2 * k - 1) * N / (2 * (KILLS + 1)) + RANDOM % (N / (2 * (KILLS + 1)))))
+	rows_before=0
+	while kill -0 "$LOAD_PID" 2>/dev/null; do
+		rows_before=$(q "select count(*) from certificate")
+		((rows_before >= target)) && break
+		sleep 0.05
+	done
 	if ! kill -0 "$LOAD_PID" 2>/dev/null; then
 		diag "the load ended before kill $k"
 		break
 	fi
-	rows_before=$(q "select count(*) from certificate")
 	kill -KILL "$SERVER_PID"
 	wait "$SERVER_PID" 2>/dev/null || true
 	SERVER_PID=""

@@ -111,9 +111,16 @@ python3 - "$ADMIN_PORT" "$T" <<'PY'
 import socket, sys, urllib.request, time
 port, t = int(sys.argv[1]), sys.argv[2]
 held = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
-time.sleep(0.3)
+# Until the server has accepted all five (the gauge counts accepted ones), 10 s at most.
+text = ""
+for _ in range(100):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port).read().decode()
+    gauge = [l.split()[1] for l in text.splitlines() if l.startswith("mdmid_connections_open ")]
+    if gauge and int(gauge[0]) >= 6:
+        break
+    time.sleep(0.1)
 with open(t + "/m.held", "w") as f:
-    f.write(urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port).read().decode())
+    f.write(text)
 for s in held:
     s.close()
 PY

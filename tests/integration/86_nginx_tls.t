@@ -141,7 +141,7 @@ for _ in 1 2 3; do
 	"${as_nginx[@]}" "$NGINX" -p "$N" -c "$N/nginx.conf" -g 'daemon off;' >>"$N/logs/stderr.log" 2>&1 &
 	NGINX_PID=$!
 	up=""
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 50 * T_SCALE; i++)); do
 		if ! kill -0 "$NGINX_PID" 2>/dev/null; then break; fi
 		if curl -s -o /dev/null --cacert "$N/tls/tls-ca.pem" "https://127.0.0.1:$SP/healthz"; then
 			up=1
@@ -164,6 +164,15 @@ S=https://127.0.0.1:$SP
 A=https://127.0.0.1:$AP
 TLS=(--cacert "$N/tls/tls-ca.pem")
 CERT=(--cert "$N/tls/client.pem" --key "$N/tls/client.key")
+# The last line of a log matching a pattern: nginx writes its access line
+# after the response, so it may come a moment after the client returned.
+last_line() {
+	for ((i = 0; i < 40 * T_SCALE; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -- "$2" "$1" | tail -n 1
+}
 # Requests that reached mdmid: its access log lines (log_level = debug) and its refusals.
 mdmid_seen() { grep -cE 'event=(http|admin) ' "$T/server.log" || true; }
 # nginx_page FILE: the body is one of nginx's own error pages.
@@ -229,7 +238,7 @@ is "$(q "select count(*) from challenge where consumed_at is not null")" 1 "... 
 is "$(q "select requester_addr from certificate where serial = '$serial'")" 127.0.0.1 \
 	"requester_addr is 127.0.0.1 (the client's and, as mdmid ignores X-Forwarded-For, nginx's)"
 ok_cmd "the certificate chains to mdmid's CA" openssl verify -CAfile "$T/ca/ca.pem" "$C/cert.pem"
-like "$(grep 'POST /scep' "$N/logs/mdmid-scep.log" | tail -n 1)" '^127\.0\.0\.1 .* 200 ' "nginx logged the PKIOperation POST with 200"
+like "$(last_line "$N/logs/mdmid-scep.log" 'POST /scep')" '^127\.0\.0\.1 .* 200 ' "nginx logged the PKIOperation POST with 200"
 export SSL_CERT_FILE=/dev/null
 t_scepclient "$T/untrusted" -challenge "$CHALLENGE" -cn "$(udid_for untrusted)" && rc=0 || rc=$?
 ok "$([[ $rc -ne 0 && ! -s $T/untrusted/cert.pem ]]; echo $?)" "scepclient not trusting the TLS CA gets nothing"
@@ -277,7 +286,7 @@ is "$(mdmid_seen)" "$((before + 1))" "... having reached mdmid"
 
 # --- The client address: nginx knows it; mdmid sees the proxy.
 if curl -sS "${TLS[@]}" --interface 127.0.0.2 -o /dev/null "$S/healthz?from=127.0.0.2" 2>/dev/null; then
-	like "$(grep 'healthz' "$N/logs/mdmid-scep.log" | tail -n 1)" '^127\.0\.0\.2 ' \
+	like "$(last_line "$N/logs/mdmid-scep.log" '^127[.]0[.]0[.]2 .*healthz')" '^127\.0\.0\.2 ' \
 		"nginx's access log has the client's address (127.0.0.2)"
 	diag "mdmid's log for that request: $(grep 'path="/healthz' "$T/server.log" | tail -n 1 | grep -o 'peer=[^ ]*') (X-Real-IP and X-Forwarded-For are ignored)"
 fi

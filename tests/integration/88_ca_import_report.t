@@ -140,7 +140,7 @@ is "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 
 # stale ones behind: a stale connection must not make /readyz fail.
 for _ in 1 2 3 4 5 6; do curl -sS -o /dev/null "$ADMIN_URL/readyz"; done
 psql -X -Atq -d postgres -c "alter database $DB allow_connections false"
-psql -X -Atq -d postgres -c "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '$DB'" >/dev/null
+psql -X -Atq -d postgres -c "select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity where datname = '$DB'" >/dev/null
 start=$(date +%s%N)
 is "$(curl -sS -o "$T/readyz" -w '%{http_code}' "$ADMIN_URL/readyz")" 503 "with the database unreachable: 503"
 ms=$((($(date +%s%N) - start) / 1000000))
