@@ -133,6 +133,7 @@ out:
  * certificate that signed the message, decoded already.
  */
 static OSSL_LIB_CTX *nodecode_ctx;
+static pthread_once_t nodecode_once = PTHREAD_ONCE_INIT;
 static void nodecode_init(void)
 {
 	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
@@ -140,6 +141,86 @@ static void nodecode_init(void)
 		nodecode_ctx = ctx;
 	else
 		OSSL_LIB_CTX_free(ctx);
+}
+
+/*
+ * Gives a certificate parsed in nodecode_ctx its RSA public key, read with
+ * d2i_PublicKey (the RSAPublicKey structure, no decoder chain). Only when
+ * the SubjectPublicKeyInfo that X509_set_pubkey writes back is byte for byte
+ * the one parsed: nothing the certificate says changes.
+ */
+static bool attach_rsa_key(X509 *x)
+{
+	X509_PUBKEY *pub = X509_get_X509_PUBKEY(x);
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *bits, *p;
+	unsigned char *before = NULL, *after = NULL;
+	int blen, nbefore = pub ? i2d_X509_PUBKEY(pub, &before) : -1, nafter;
+	EVP_PKEY *key = NULL;
+	bool ok = false;
+
+	if (nbefore <= 0 || !X509_PUBKEY_get0_param(&alg, &bits, &blen, NULL, pub) ||
+	    OBJ_obj2nid(alg) != NID_rsaEncryption)
+		goto out;
+	p = bits;
+	if (!(key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, blen)) || p != bits + blen || !X509_set_pubkey(x, key))
+		goto out;
+	nafter = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &after);
+	ok = nafter == nbefore && memcmp(before, after, (size_t)nbefore) == 0 && X509_get0_pubkey(x) == key;
+out:
+	EVP_PKEY_free(key);
+	OPENSSL_free(before);
+	OPENSSL_free(after);
+	return ok;
+}
+
+/* A PKCSReq whose one signer certificate is in the message and has an RSA
+ * key: its key attached (attach_rsa_key). */
+static bool pkcsreq_signer_ready(PKCS7 *p7)
+{
+	STACK_OF(PKCS7_SIGNER_INFO) *sis = PKCS7_get_signer_info(p7);
+	STACK_OF(X509) *signers;
+	ASN1_STRING *mt;
+	bool ok;
+
+	if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1 || PKCS7_get_detached(p7) ||
+	    !(mt = signed_attr(sk_PKCS7_SIGNER_INFO_value(sis, 0), scep_oids()->message_type, V_ASN1_PRINTABLESTRING)) ||
+	    ASN1_STRING_length(mt) != 2 || memcmp(ASN1_STRING_get0_data(mt), "19", 2) != 0)
+		return false;
+	signers = PKCS7_get0_signers(p7, NULL, 0);
+	ok = signers && sk_X509_num(signers) == 1 && attach_rsa_key(sk_X509_value(signers, 0));
+	sk_X509_free(signers);
+	return ok;
+}
+
+/*
+ * The outer SignedData (BER, indefinite lengths included, as Apple sends).
+ * OpenSSL 3.0 decodes the key of every certificate it parses through a
+ * decoder chain built afresh, which costs more than the signature check; a
+ * PKCSReq is parsed in nodecode_ctx and its signer's RSA key read directly.
+ * Anything else (a RenewalReq, a poll, another key type) is parsed the
+ * usual way.
+ */
+static PKCS7 *read_signed_data(const unsigned char *der, size_t len)
+{
+	const unsigned char *q = der;
+	PKCS7 *p7;
+
+	pthread_once(&nodecode_once, nodecode_init);
+	if (nodecode_ctx) {
+		p7 = (PKCS7 *)ASN1_item_d2i_ex(NULL, &q, (long)len, ASN1_ITEM_rptr(PKCS7), nodecode_ctx, NULL);
+		if (p7 && q == der + len && PKCS7_type_is_signed(p7) && pkcsreq_signer_ready(p7))
+			return p7;
+		PKCS7_free(p7);
+		ERR_clear_error();
+		q = der;
+	}
+	p7 = d2i_PKCS7(NULL, &q, (long)len);
+	if (p7 && q != der + len) {
+		PKCS7_free(p7);
+		p7 = NULL;
+	}
+	return p7;
 }
 
 static bool same_spki(X509_PUBKEY *a, X509_PUBKEY *b)
@@ -157,11 +238,10 @@ static bool same_spki(X509_PUBKEY *a, X509_PUBKEY *b)
  * decoded from the CSR. The CSR must be the whole plaintext. */
 static bool read_csr(struct scep_msg *msg, const unsigned char *der, size_t len)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const unsigned char *q = der;
 	X509_REQ *csr = NULL;
 
-	pthread_once(&once, nodecode_init);
+	pthread_once(&nodecode_once, nodecode_init);
 	if (nodecode_ctx && msg->signer) {
 		csr = (X509_REQ *)ASN1_item_d2i_ex(NULL, &q, (long)len, ASN1_ITEM_rptr(X509_REQ), nodecode_ctx, NULL);
 		if (csr && q == der + len && same_spki(X509_REQ_get_X509_PUBKEY(csr), X509_get_X509_PUBKEY(msg->signer)) &&
@@ -261,7 +341,6 @@ out:
 enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct ca *ca, const struct policy *p,
 			      struct scep_msg *msg)
 {
-	const unsigned char *q = der;
 	PKCS7 *p7 = NULL;
 	PKCS7_SIGNER_INFO *si;
 	STACK_OF(PKCS7_SIGNER_INFO) *sis;
@@ -276,8 +355,7 @@ enum mdmid_err scep_msg_parse(const unsigned char *der, size_t len, const struct
 	msg->cipher_nid = NID_undef;
 	if (len == 0 || len > (1u << 24))
 		goto out;
-	/* d2i_PKCS7 reads BER, indefinite lengths included, as Apple sends. */
-	if (!(p7 = d2i_PKCS7(NULL, &q, (long)len)) || q != der + len)
+	if (!(p7 = read_signed_data(der, len)))
 		goto out;
 	if (!PKCS7_type_is_signed(p7) || !p7->d.sign || PKCS7_get_detached(p7) ||
 	    !PKCS7_type_is_data(p7->d.sign->contents))
