@@ -47,6 +47,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"workers", CFG_UINT, F(workers), "0"},
 	{"log_level", CFG_STRING, F(log_level), "info"},
 	{"port_file", CFG_STRING, F(port_file), ""},
+	{"trusted_proxies", CFG_STRING, F(trusted_proxies), ""},
 	{"challenge_mode", CFG_STRING, F(challenge_mode), "dynamic"},
 	{"challenge_ttl_seconds", CFG_UINT, F(challenge_ttl_seconds), "3600"},
 	{"retransmission_window_seconds", CFG_UINT, F(retransmission_window_seconds), "86400"},
@@ -435,6 +436,8 @@ int config_load(const char *path, struct mdmid_config *cfg, char *err, size_t er
 	}
 	if (cfg->challenge && !cfg->challenge[0])
 		secret_free(&cfg->challenge);
+	if (proxy_list_parse(cfg->trusted_proxies, &cfg->proxies, err, errlen) < 0)
+		return -1;
 	return config_check_ranges(cfg, err, errlen);
 }
 

@@ -424,6 +424,7 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 		.body_timeout_seconds = cfg->body_timeout_seconds,
 		.max_body_bytes = cfg->admin_max_body_bytes,
 		.precheck = precheck,
+		.trusted_proxies = &cfg->proxies,
 	};
 
 	if (!cfg->admin_token || strlen(cfg->admin_token) < 16) {

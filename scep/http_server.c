@@ -15,6 +15,7 @@
 
 #include <microhttpd.h>
 
+#include "mdmid/client_addr.h"
 #include "mdmid/log.h"
 #include "mdmid/metrics.h"
 
@@ -51,6 +52,7 @@ struct http_server {
 	size_t max_body;
 	unsigned body_timeout;
 	unsigned port;
+	struct proxy_list proxies; /* trusted_proxies: whose X-Forwarded-For counts */
 	/* The worker pool (defer set): a FIFO of jobs, served in arrival order
 	 * so that no connection waits behind a busy thread's backlog. */
 	pthread_mutex_t lock;
@@ -79,18 +81,35 @@ static double elapsed(const struct timespec *since)
 	return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-static void peer_text(struct MHD_Connection *c, char *buf, size_t len)
+/* Keeps the last X-Forwarded-For header: a proxy that adds its own line
+ * (rather than replacing the client's) puts it last. */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	if (key && value && !strcasecmp(key, "X-Forwarded-For"))
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
+/* The client's address: the TCP peer's, or behind a trusted proxy the one
+ * it names in X-Forwarded-For (client_addr.h). */
+static void peer_text(const struct http_server *s, struct MHD_Connection *c, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(buf, len, "-");
-	if (!ci || !ci->client_addr)
+	char direct[INET6_ADDRSTRLEN + 1] = "-";
+	const char *xff = NULL;
+
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, direct,
+			  sizeof direct);
+	else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, direct,
+			  sizeof direct);
+	snprintf(buf, len, "%s", direct);
+	if (!s->proxies.n)
 		return;
-	if (ci->client_addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, buf,
-			  (socklen_t)len);
-	else if (ci->client_addr->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, buf,
-			  (socklen_t)len);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, last_xff, &xff);
+	client_addr_resolve(&s->proxies, direct, xff, buf, len);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_reply *r)
@@ -254,7 +273,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			struct http_request req = {.conn = c, .method = method, .url = url, .peer = peer};
 			struct http_reply reply = {0};
 			unsigned status;
-			peer_text(c, peer, sizeof peer);
+			peer_text(s, c, peer, sizeof peer);
 			if ((status = s->precheck(s->cls, &req, &reply)) != 0) {
 				/* Refused before the body: it is never read. */
 				enum MHD_Result ret;
@@ -272,7 +291,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			unsigned long long n = strtoull(cl, &end, 10);
 			if (end == cl || *end || n > s->max_body) {
 				char path[256];
-				peer_text(c, peer, sizeof peer);
+				peer_text(s, c, peer, sizeof peer);
 				log_info("event=http outcome=failure error=body_too_large peer=%s method=%s path=\"%s\"", peer,
 					 method, log_value(url, path, sizeof path));
 				st->answered = true;
@@ -292,7 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * bytes is cut when the whole body takes longer than the deadline. */
 		char path[256];
 		if (elapsed(&st->start) > (double)s->body_timeout) {
-			peer_text(c, peer, sizeof peer);
+			peer_text(s, c, peer, sizeof peer);
 			log_info("event=http outcome=failure error=body_timeout peer=%s path=\"%s\"", peer,
 				 log_value(url, path, sizeof path));
 			return MHD_NO;
@@ -305,7 +324,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 * over it closes the connection. */
 			st->discarded += *upload_data_size;
 			if (st->discarded > 4 * s->max_body) {
-				peer_text(c, peer, sizeof peer);
+				peer_text(s, c, peer, sizeof peer);
 				log_info("event=http outcome=failure error=body_too_large peer=%s path=\"%s\" msg=\"closed\"",
 					 peer, log_value(url, path, sizeof path));
 				return MHD_NO;
@@ -350,7 +369,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		struct timespec t0;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		peer_text(c, peer, sizeof peer);
+		peer_text(s, c, peer, sizeof peer);
 		if (s->defer && s->defer(s->cls, &req))
 			return defer_request(s, c, st, &req, &t0);
 		s->route(s->cls, &req, &reply);
@@ -485,6 +504,8 @@ struct http_server *http_server_start(const struct http_server_opts *o, http_rou
 	s->max_body = o->max_body_bytes;
 	s->body_timeout = o->body_timeout_seconds;
 	s->defer = o->defer;
+	if (o->trusted_proxies)
+		s->proxies = *o->trusted_proxies;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	if (s->defer) {

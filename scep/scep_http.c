@@ -193,6 +193,7 @@ struct scep_http *scep_http_start(const struct mdmid_config *cfg, struct scep_sv
 		.body_timeout_seconds = cfg->body_timeout_seconds,
 		.max_body_bytes = cfg->max_body_bytes,
 		.defer = defer,
+		.trusted_proxies = &cfg->proxies,
 	};
 
 	if (!h || !(h->scep_path = strdup(cfg->scep_path))) {

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mdmid/client_addr.h"
+
 struct mdmid_config {
 	char *path;                 /* the file read, or NULL */
 	char *listen;               /* host:port; port 0 = any free port */
@@ -32,6 +34,8 @@ struct mdmid_config {
 	unsigned workers;           /* 0 = one per core */
 	char *log_level;
 	char *port_file;            /* serve writes the bound port here */
+	char *trusted_proxies;      /* whose X-Forwarded-For names the client; "" = none */
+	struct proxy_list proxies;  /* trusted_proxies, parsed by config_load */
 	/* Device binding */
 	char *challenge_mode;       /* dynamic | static | both */
 	unsigned retransmission_window_seconds; /* a retransmitted PKCSReq gets its certificate again */

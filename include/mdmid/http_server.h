@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+struct proxy_list;
+
 struct MHD_Connection;
 struct http_server;
 struct http_kv;
@@ -61,6 +63,7 @@ struct http_server_opts {
 	size_t max_body_bytes;
 	http_precheck_fn precheck;    /* optional */
 	http_defer_fn defer;          /* optional: requests it accepts run on the worker pool */
+	const struct proxy_list *trusted_proxies; /* optional: X-Forwarded-For from these counts */
 };
 
 struct http_server *http_server_start(const struct http_server_opts *o, http_route_fn route, http_cleanup_fn cleanup,

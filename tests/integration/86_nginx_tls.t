@@ -18,7 +18,7 @@ if [[ -z "$NGINX" ]]; then
 fi
 
 t_setup nginx_tls
-t_config "challenge_mode = both" "allow_single_des = true" "log_level = debug"
+t_config "challenge_mode = both" "allow_single_des = true" "log_level = debug" "trusted_proxies = 127.0.0.1"
 t_start
 TEMPLATE=$MDMID_ROOT/deploy/nginx/mdmid.conf
 N=$T/nginx
@@ -236,7 +236,7 @@ is "$(q "select udid || ' ' || method || ' ' || status from certificate where sh
 	"00008030-001A2D8A3C02802E scep issued" "its row in PostgreSQL: the UDID of the challenge, method scep, issued"
 is "$(q "select count(*) from challenge where consumed_at is not null")" 1 "... and the challenge is consumed"
 is "$(q "select requester_addr from certificate where serial = '$serial'")" 127.0.0.1 \
-	"requester_addr is 127.0.0.1 (the client's and, as mdmid ignores X-Forwarded-For, nginx's)"
+	"requester_addr is 127.0.0.1 (the client's, as nginx names it)"
 ok_cmd "the certificate chains to mdmid's CA" openssl verify -CAfile "$T/ca/ca.pem" "$C/cert.pem"
 like "$(last_line "$N/logs/mdmid-scep.log" 'POST /scep')" '^127\.0\.0\.1 .* 200 ' "nginx logged the PKIOperation POST with 200"
 export SSL_CERT_FILE=/dev/null
@@ -284,11 +284,26 @@ code=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' --data-binary @"$T/64
 is "$code" 400 "exactly 65536 bytes pass nginx and get mdmid's answer to bytes that are no pkiMessage (400)"
 is "$(mdmid_seen)" "$((before + 1))" "... having reached mdmid"
 
-# --- The client address: nginx knows it; mdmid sees the proxy.
+# --- The client address: nginx names the device in X-Forwarded-For (replacing
+# whatever the device sent there), and mdmid believes that header from
+# 127.0.0.1 only (trusted_proxies = 127.0.0.1).
 if curl -sS "${TLS[@]}" --interface 127.0.0.2 -o /dev/null "$S/healthz?from=127.0.0.2" 2>/dev/null; then
 	like "$(last_line "$N/logs/mdmid-scep.log" '^127[.]0[.]0[.]2 .*healthz')" '^127\.0\.0\.2 ' \
 		"nginx's access log has the client's address (127.0.0.2)"
-	diag "mdmid's log for that request: $(grep 'path="/healthz' "$T/server.log" | tail -n 1 | grep -o 'peer=[^ ]*') (X-Real-IP and X-Forwarded-For are ignored)"
+	like "$(grep 'path="/healthz' "$T/server.log" | tail -n 1)" 'peer=127\.0\.0\.2 ' \
+		"... and so has mdmid's: X-Forwarded-For from the trusted proxy"
+	"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/xff.key" --challenge "$CHALLENGE" --cn "$(udid_for nginx-xff)" \
+		--out "$T/xff.der" >/dev/null
+	code=$(curl -sS "${TLS[@]}" --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.66' -o /dev/null -w '%{http_code}' \
+		--data-binary @"$T/xff.der" "$S/scep?operation=PKIOperation")
+	is "$code" 200 "an enrollment from 127.0.0.2 through nginx, with a forged X-Forwarded-For of its own"
+	is "$(q "select requester_addr from certificate where udid = '$(udid_for nginx-xff)'")" 127.0.0.2 \
+		"... its row's requester_addr is the device's address (nginx replaced the forged header)"
+	is "$(q "select string_agg(distinct host(requester_addr), ',') from event where udid = '$(udid_for nginx-xff)'")" \
+		127.0.0.2 "... and so is its event row's"
+	curl -sS --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.66' -o /dev/null "http://127.0.0.1:$PORT/scep?operation=GetCACaps"
+	like "$(grep 'event=http ' "$T/server.log" | tail -n 1)" 'method=GET path="/scep" .*peer=127\.0\.0\.2 ' \
+		"straight to mdmid from 127.0.0.2, not a trusted proxy: its X-Forwarded-For is ignored"
 fi
 
 nginx_stop
