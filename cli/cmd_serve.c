@@ -27,8 +27,12 @@ static const char serve_usage[] =
 	"\n"
 	"Serves SCEP (RFC 8894) at the configured scep_path and /cgi-bin/pkiclient.exe, and\n"
 	"/healthz, on `listen`, and the admin API (bearer token) on `admin_listen`, until\n"
-	"SIGINT or SIGTERM. SIGHUP reloads the configuration: log_level and the static\n"
-	"challenge take effect at once; other changed keys are logged as needing a restart.\n"
+	"SIGINT or SIGTERM. SIGHUP reloads the configuration: log_level, the static\n"
+	"challenge, min_rsa_bits, allow_single_des, csr_subject, csr_san, validity_days,\n"
+	"max_clock_skew_seconds, challenge_mode, static_udid_field,\n"
+	"retransmission_window_seconds and require_approval take effect at once (turning\n"
+	"allow_single_des on needs a restart unless it was on at start); other changed\n"
+	"keys are logged as needing a restart.\n"
 	"Under systemd (Type=notify) it sends READY=1 once the listeners are up and the\n"
 	"database answered. Every key of the configuration file can be overridden by\n"
 	"MDMID_<KEY>; see deploy/mdmid.conf.example.\n";
@@ -75,17 +79,39 @@ static void swap_str(char **a, char **b)
 	*b = t;
 }
 
+/* The keys SIGHUP applies besides log_level and the static challenge: the
+ * issuance policy and the binding, which requests read from the settings
+ * scep_svc_reload publishes. Every other key needs a restart. */
+static const char *const reloadable[] = {
+	"min_rsa_bits", "allow_single_des", "csr_subject", "csr_san", "validity_days", "max_clock_skew_seconds",
+	"challenge_mode", "static_udid_field", "retransmission_window_seconds", "require_approval",
+};
+
+static bool is_reloadable(const char *key)
+{
+	for (size_t i = 0; i < sizeof reloadable / sizeof reloadable[0]; i++)
+		if (!strcmp(key, reloadable[i]))
+			return true;
+	return false;
+}
+
 /*
- * SIGHUP: reads the configuration again. log_level and the static challenge
- * (challenge_file, MDMID_CHALLENGE) are applied at once; any other key that
- * changed is named in the log as needing a restart and keeps its running
- * value. An invalid configuration changes nothing. cfg holds what runs.
+ * SIGHUP: reads the configuration again. log_level, the static challenge
+ * (challenge_file, MDMID_CHALLENGE) and the keys of `reloadable` are applied
+ * at once, as one new version of the settings requests read (a request under
+ * way keeps the version it started with); any other key that changed is named
+ * in the log as needing a restart and keeps its running value, and so does
+ * allow_single_des turned on when OpenSSL's legacy provider was not loaded at
+ * start (legacy_loaded). An invalid configuration changes nothing. cfg holds
+ * what runs.
  */
-static void reload(const char *config, struct mdmid_config *cfg, struct scep_svc *svc)
+static void reload(const char *config, struct mdmid_config *cfg, struct scep_svc *svc, struct admin_http *admin,
+		   bool legacy_loaded)
 {
 	struct mdmid_config ncfg;
 	struct cfg_snapshot before = {0}, after = {0};
-	char err[1024], applied[512] = "", restart[1024] = "";
+	char err[1024], applied[1024] = "", settings[512] = "", restart[1024] = "";
+	bool challenge_changed, des_refused;
 	int level;
 
 	if (!config)
@@ -105,6 +131,8 @@ static void reload(const char *config, struct mdmid_config *cfg, struct scep_svc
 		config_free(&ncfg);
 		return;
 	}
+	/* Single DES is decrypted by the legacy provider, loaded only at start. */
+	des_refused = ncfg.allow_single_des && !cfg->allow_single_des && !legacy_loaded;
 	config_each(cfg, snapshot_add, &before);
 	config_each(&ncfg, snapshot_add, &after);
 	for (size_t i = 0; i < before.n && i < after.n; i++) {
@@ -119,29 +147,63 @@ static void reload(const char *config, struct mdmid_config *cfg, struct scep_svc
 			changed = str_differs(cfg->database_password, ncfg.database_password);
 		else if (!strcmp(k, "ca_key_passphrase"))
 			changed = str_differs(cfg->ca_key_passphrase, ncfg.ca_key_passphrase);
-		if (changed)
+		if (!changed)
+			continue;
+		if (is_reloadable(k) && !(des_refused && !strcmp(k, "allow_single_des")))
+			list_add(settings, sizeof settings, k);
+		else
 			list_add(restart, sizeof restart, k);
 	}
 	snapshot_free(&before);
 	snapshot_free(&after);
+	if (des_refused)
+		ncfg.allow_single_des = false; /* the running value */
+	challenge_changed =
+		str_differs(cfg->challenge, ncfg.challenge) || str_differs(cfg->challenge_file, ncfg.challenge_file);
+	/* One new version of the settings (the static challenge included), built
+	 * the way serve starts: refused as a whole, or published as a whole. */
+	if ((settings[0] || challenge_changed) &&
+	    (scep_svc_reload(svc, &ncfg, err, sizeof err) < 0 ||
+	     (admin && settings[0] && admin_http_reload(admin, &ncfg, err, sizeof err) < 0))) {
+		char msg[1024];
+		log_error("event=reload outcome=failure msg=\"%s; the running configuration is kept\"",
+			  log_value(err, msg, sizeof msg));
+		config_free(&ncfg);
+		return;
+	}
 	if (strcmp(cfg->log_level, ncfg.log_level) != 0) {
 		log_set_level((enum log_level)level);
 		swap_str(&cfg->log_level, &ncfg.log_level);
 		list_add(applied, sizeof applied, "log_level");
 	}
-	if (str_differs(cfg->challenge, ncfg.challenge) || str_differs(cfg->challenge_file, ncfg.challenge_file)) {
-		scep_svc_set_static_challenge(svc, ncfg.challenge);
+	if (challenge_changed) {
 		swap_str(&cfg->challenge, &ncfg.challenge);
 		swap_str(&cfg->challenge_file, &ncfg.challenge_file);
 		list_add(applied, sizeof applied, "challenge");
-		if (!cfg->challenge && strcmp(cfg->challenge_mode, "dynamic") != 0)
-			log_warn("event=reload msg=\"challenge_mode %s without a static challenge: static requests are refused\"",
-				 cfg->challenge_mode);
 	}
+	if (settings[0]) {
+		cfg->min_rsa_bits = ncfg.min_rsa_bits;
+		cfg->allow_single_des = ncfg.allow_single_des;
+		cfg->csr_subject = ncfg.csr_subject;
+		cfg->csr_san = ncfg.csr_san;
+		cfg->validity_days = ncfg.validity_days;
+		cfg->max_clock_skew_seconds = ncfg.max_clock_skew_seconds;
+		swap_str(&cfg->challenge_mode, &ncfg.challenge_mode);
+		swap_str(&cfg->static_udid_field, &ncfg.static_udid_field);
+		cfg->retransmission_window_seconds = ncfg.retransmission_window_seconds;
+		cfg->require_approval = ncfg.require_approval;
+		list_add(applied, sizeof applied, settings);
+	}
+	if ((challenge_changed || settings[0]) && !cfg->challenge && strcmp(cfg->challenge_mode, "dynamic") != 0)
+		log_warn("event=reload msg=\"challenge_mode %s without a static challenge: static requests are refused\"",
+			 cfg->challenge_mode);
 	config_free(&ncfg); /* with the values swapped out of cfg */
 	log_write(LOG_LEVEL_INFO > (enum log_level)level ? LOG_LEVEL_INFO : (enum log_level)level,
 		  "event=reload outcome=success log_level=%s applied=\"%s\" restart_needed=\"%s\"", cfg->log_level,
 		  applied[0] ? applied : "-", restart[0] ? restart : "-");
+	if (des_refused)
+		log_warn("event=reload msg=\"allow_single_des needs OpenSSL's legacy provider, loaded only at start: "
+			 "restart to turn it on\"");
 	if (restart[0])
 		log_warn("event=reload msg=\"these keys changed but take effect only after a restart\" keys=\"%s\"",
 			 restart);
@@ -259,7 +321,7 @@ int cmd_serve(int argc, char **argv)
 		}
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
-			reload(config, &cfg, svc);
+			reload(config, &cfg, svc, admin, legacy != NULL);
 			sd_notifyf(0, "READY=1\nSTATUS=serving SCEP on port %u", scep_http_port(http));
 			continue;
 		}

@@ -1,7 +1,6 @@
 /* Issuance policy checks. */
 #include "mdmid/policy.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,10 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
-
-/* Guards the static challenge of every policy: SIGHUP replaces it while
- * worker threads compare against it. */
-static pthread_mutex_t static_challenge_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des, bool csr_subject, bool csr_san,
 		 unsigned validity_days, const char *static_challenge)
@@ -241,24 +236,6 @@ enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *c
 	OPENSSL_cleanse(secret, sizeof secret);
 	if (!ok)
 		return MDMID_ERR_INTERNAL;
-	pthread_mutex_lock(&static_challenge_lock);
 	ok = p->has_static_challenge && CRYPTO_memcmp(h, p->static_challenge_sha256, sizeof h) == 0;
-	pthread_mutex_unlock(&static_challenge_lock);
 	return ok ? MDMID_OK : MDMID_ERR_CHALLENGE_WRONG;
-}
-
-void policy_set_static_challenge(struct policy *p, const char *static_challenge)
-{
-	unsigned char h[32];
-	bool has = static_challenge && *static_challenge &&
-		   EVP_Digest(static_challenge, strlen(static_challenge), h, NULL, EVP_sha256(), NULL) == 1;
-
-	pthread_mutex_lock(&static_challenge_lock);
-	p->has_static_challenge = has;
-	if (has)
-		memcpy(p->static_challenge_sha256, h, sizeof h);
-	else
-		OPENSSL_cleanse(p->static_challenge_sha256, sizeof p->static_challenge_sha256);
-	pthread_mutex_unlock(&static_challenge_lock);
-	OPENSSL_cleanse(h, sizeof h);
 }

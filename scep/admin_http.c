@@ -1,6 +1,7 @@
 /* The admin API over HTTP: bearer authentication, JSON, routes. */
 #include "mdmid/admin_http.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@
 #include "mdmid/scep_msg.h"
 #include "mdmid/udid.h"
 
+/* Where profiles put the UDID (challenge_mode, static_udid_field): SIGHUP
+ * publishes a new version; replaced ones are kept until admin_http_stop, so
+ * a request never sees one freed. */
+struct admin_policy {
+	struct policy policy;
+	struct admin_policy *older;
+};
+
 struct admin_http {
 	struct http_server *server;
 	const struct ca *ca;
@@ -28,8 +37,8 @@ struct admin_http {
 	struct mdmsig_verifier *mdmsig;
 	unsigned char token_sha256[32];
 	unsigned challenge_ttl;
-	struct policy policy;           /* where profiles put the UDID */
-	struct profile_opts profile;
+	_Atomic(struct admin_policy *) policy; /* the current version */
+	struct profile_opts profile;    /* .policy is set per request */
 	char public_url[512];
 	char *organization, *ca_fingerprint;
 	struct crl_ctx *crl;        /* the CA's, then those it replaced */
@@ -214,7 +223,13 @@ static void get_profile_scep(struct admin_http *a, const struct http_request *re
 		reply_err(reply, MDMID_ERR_NOMEM);
 		return;
 	}
-	if ((rc = profile_scep(a->ca, st, &a->profile, canon, &xml, &len)) != MDMID_OK) {
+	{
+		/* One version of the binding for the whole profile. */
+		struct profile_opts po = a->profile;
+		po.policy = &atomic_load_explicit(&a->policy, memory_order_acquire)->policy;
+		rc = profile_scep(a->ca, st, &po, canon, &xml, &len);
+	}
+	if (rc != MDMID_OK) {
 		reply_err(reply, rc);
 		return;
 	}
@@ -412,6 +427,38 @@ static void cleanup(void *cls, struct http_reply *reply)
 	free(reply->priv);
 }
 
+/* A version of the profiles' binding from cfg, or NULL with a message. */
+static struct admin_policy *admin_policy_new(const struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	struct admin_policy *p = calloc(1, sizeof *p);
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* No static challenge: profiles carry one-time challenges. */
+	policy_init(&p->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
+		    cfg->validity_days, NULL);
+	if (policy_set_binding(&p->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->policy.max_clock_skew = cfg->max_clock_skew_seconds;
+	return p;
+}
+
+int admin_http_reload(struct admin_http *a, const struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	struct admin_policy *p = admin_policy_new(cfg, err, errlen);
+
+	if (!p)
+		return -1;
+	/* Only the main thread reloads; workers only load. */
+	p->older = atomic_load_explicit(&a->policy, memory_order_relaxed);
+	atomic_store_explicit(&a->policy, p, memory_order_release);
+	return 0;
+}
+
 struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
 				    size_t errlen)
 {
@@ -439,16 +486,18 @@ struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct
 	a->ca = ca;
 	a->db = db;
 	a->challenge_ttl = cfg->challenge_ttl_seconds;
-	policy_init(&a->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
-		    cfg->validity_days, cfg->challenge);
-	if (policy_set_binding(&a->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
-		goto fail;
+	{
+		struct admin_policy *p = admin_policy_new(cfg, err, errlen);
+		atomic_init(&a->policy, p);
+		if (!p)
+			goto fail;
+	}
 	config_public_url(cfg, a->public_url, sizeof a->public_url);
 	a->organization = strdup(cfg->profile_organization);
 	a->ca_fingerprint = strdup(cfg->profile_ca_fingerprint);
 	a->profile = (struct profile_opts){.url = a->public_url, .organization = a->organization,
 					   .ca_fingerprint = a->ca_fingerprint, .key_size = cfg->profile_key_size,
-					   .challenge_ttl = cfg->challenge_ttl_seconds, .policy = &a->policy};
+					   .challenge_ttl = cfg->challenge_ttl_seconds, .policy = NULL};
 	if (!a->organization || !a->ca_fingerprint || !(a->mdmsig = mdmsig_verifier_new(ca)) ||
 	    EVP_Digest(cfg->admin_token, strlen(cfg->admin_token), a->token_sha256, NULL, EVP_sha256(), NULL) != 1) {
 		snprintf(err, errlen, "out of memory");
@@ -475,6 +524,10 @@ void admin_http_stop(struct admin_http *a)
 		return;
 	http_server_stop(a->server); /* NULL-safe */
 	mdmsig_verifier_free(a->mdmsig);
+	for (struct admin_policy *p = atomic_load_explicit(&a->policy, memory_order_acquire), *older; p; p = older) {
+		older = p->older;
+		free(p);
+	}
 	free(a->organization);
 	free(a->ca_fingerprint);
 	free(a->crl);

@@ -1,11 +1,14 @@
 /* SCEP operations: GetCACaps, GetCACert and PKIOperation (PKCSReq). */
 #include "mdmid/scep_svc.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -20,19 +23,58 @@
 #include "mdmid/store.h"
 #include "mdmid/x509util.h"
 
-struct scep_svc {
-	const struct ca *ca;
-	struct policy policy;
-	int64_t issuer_id;
-	struct dbpool *db;         /* one connection per worker thread */
+/*
+ * What SIGHUP may change while requests run. A version is immutable once
+ * published; a request takes the current one at its entry and uses it to the
+ * end. Versions replaced by a reload stay (linked from the newer one) until
+ * scep_svc_free, so a request never sees one freed: reloads are rare.
+ */
+struct svc_settings {
+	struct policy policy;      /* static challenge included */
 	unsigned retransmission_window;
 	bool require_approval;     /* every request waits for an operator */
+	struct svc_settings *older; /* the version this one replaced */
+};
+
+struct scep_svc {
+	const struct ca *ca;
+	_Atomic(struct svc_settings *) settings; /* the current version */
+	pthread_mutex_t reload_lock; /* one reload at a time */
+	int64_t issuer_id;
+	struct dbpool *db;         /* one connection per worker thread */
 	struct crl_ctx *crl;       /* the CA's (first), then those it replaced */
 	size_t ncrl;
 	char caps[160];
 };
 
 static struct store *thread_store(struct scep_svc *svc) { return dbpool_get(svc->db); }
+
+/* The current settings: taken once per request. */
+static const struct svc_settings *settings_get(struct scep_svc *svc)
+{
+	return atomic_load_explicit(&svc->settings, memory_order_acquire);
+}
+
+/* A new version from cfg (the keys scep_svc_reload names), or NULL with a message. */
+static struct svc_settings *settings_new(const struct mdmid_config *cfg, char *err, size_t errlen)
+{
+	struct svc_settings *set = calloc(1, sizeof *set);
+
+	if (!set) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	policy_init(&set->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
+		    cfg->validity_days, cfg->challenge);
+	if (policy_set_binding(&set->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0) {
+		free(set);
+		return NULL;
+	}
+	set->policy.max_clock_skew = cfg->max_clock_skew_seconds;
+	set->retransmission_window = cfg->retransmission_window_seconds;
+	set->require_approval = cfg->require_approval;
+	return set;
+}
 
 struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
 			      size_t errlen)
@@ -47,17 +89,18 @@ struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *c
 	}
 	svc->ca = ca;
 	svc->db = db;
-	svc->retransmission_window = cfg->retransmission_window_seconds;
-	svc->require_approval = cfg->require_approval;
+	pthread_mutex_init(&svc->reload_lock, NULL);
+	atomic_init(&svc->settings, NULL);
 	if (!scep_oids_init()) {
 		snprintf(err, errlen, "registering the SCEP OIDs failed");
 		goto fail;
 	}
-	policy_init(&svc->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
-		    cfg->validity_days, cfg->challenge);
-	if (policy_set_binding(&svc->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
-		goto fail;
-	svc->policy.max_clock_skew = cfg->max_clock_skew_seconds;
+	{
+		struct svc_settings *set = settings_new(cfg, err, errlen);
+		if (!set)
+			goto fail;
+		atomic_store_explicit(&svc->settings, set, memory_order_release);
+	}
 	/* Records which certificates sign, so every row names its issuer. */
 	if (!(st = thread_store(svc)) ||
 	    store_issuer_put(st, ca_get0_cert(svc->ca), "ca", &svc->issuer_id, err, errlen) != MDMID_OK ||
@@ -83,15 +126,33 @@ fail:
 	return NULL;
 }
 
-void scep_svc_set_static_challenge(struct scep_svc *svc, const char *challenge)
+int scep_svc_reload(struct scep_svc *svc, const struct mdmid_config *cfg, char *err, size_t errlen)
 {
-	policy_set_static_challenge(&svc->policy, challenge);
+	struct svc_settings *set = settings_new(cfg, err, errlen);
+
+	if (!set)
+		return -1;
+	pthread_mutex_lock(&svc->reload_lock);
+	set->older = atomic_load_explicit(&svc->settings, memory_order_relaxed);
+	atomic_store_explicit(&svc->settings, set, memory_order_release);
+	pthread_mutex_unlock(&svc->reload_lock);
+	return 0;
 }
 
 void scep_svc_free(struct scep_svc *svc)
 {
+	struct svc_settings *set;
+
 	if (!svc)
 		return;
+	set = atomic_load_explicit(&svc->settings, memory_order_acquire);
+	while (set) {
+		struct svc_settings *older = set->older;
+		OPENSSL_cleanse(set, sizeof *set); /* the static challenge's hash */
+		free(set);
+		set = older;
+	}
+	pthread_mutex_destroy(&svc->reload_lock);
 	free(svc->crl);
 	free(svc);
 }
@@ -293,19 +354,19 @@ static enum mdmid_err answer_success_crl(struct scep_svc *svc, const struct scep
 }
 
 /* The certificate already issued for this transaction to this key, if any. */
-static enum mdmid_err find_retransmission(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
-					  X509 **cert)
+static enum mdmid_err find_retransmission(struct scep_svc *svc, const struct svc_settings *set, struct store *st,
+					  const struct scep_msg *msg, X509 **cert)
 {
 	unsigned char spki[32];
 
 	*cert = NULL;
-	if (!svc->retransmission_window)
+	if (!set->retransmission_window)
 		return MDMID_OK;
 	if (!x509u_req_spki_sha256(msg->csr, spki))
 		return MDMID_ERR_INTERNAL;
 	return store_cert_by_transaction(st, svc->issuer_id, msg->transaction_id, spki,
 					 msg->message_type == SCEP_MT_RENEWALREQ ? "scep-renewal" : "scep",
-					 svc->retransmission_window, cert);
+					 set->retransmission_window, cert);
 }
 
 /* One event row and one log line for an answer that is not a failure. */
@@ -357,8 +418,8 @@ static bool issued_by_us(struct scep_svc *svc, X509 *cert)
 
 /* A RenewalReq's signer: a certificate mdmid issued, within its validity,
  * neither revoked nor abandoned. Its row gives the UDID and the row renewed. */
-static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
-				     struct binding *b, int64_t *renews)
+static enum mdmid_err renewal_signer(struct scep_svc *svc, const struct svc_settings *set, struct store *st,
+				     const struct scep_msg *msg, struct binding *b, int64_t *renews)
 {
 	unsigned char fp[32];
 	struct cert_row row;
@@ -379,7 +440,7 @@ static enum mdmid_err renewal_signer(struct scep_svc *svc, struct store *st, con
 	 * static mode reads it must name the renewed row's. */
 	{
 		char named[UDID_MAX + 1];
-		if (policy_csr_udid(&svc->policy, msg->csr, named) == 0 && strcmp(named, row.udid) != 0)
+		if (policy_csr_udid(&set->policy, msg->csr, named) == 0 && strcmp(named, row.udid) != 0)
 			return MDMID_ERR_UDID_MISMATCH;
 	}
 	if (row.expired || row.not_yet_valid)
@@ -408,8 +469,9 @@ static enum mdmid_err answer_pending(struct scep_svc *svc, const struct scep_msg
  * FAILURE once denied, and once approved its certificate, issued by the
  * first process that is asked (the row of the request is locked for that).
  */
-static enum mdmid_err answer_request(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
-				     const struct request_row *row, const char *peer, struct scep_answer *ans)
+static enum mdmid_err answer_request(struct scep_svc *svc, const struct svc_settings *set, struct store *st,
+				     const struct scep_msg *msg, const struct request_row *row, const char *peer,
+				     struct scep_answer *ans)
 {
 	X509 *cert = NULL;
 	X509_REQ *csr = NULL;
@@ -457,7 +519,7 @@ static enum mdmid_err answer_request(struct scep_svc *svc, struct store *st, con
 			rc = MDMID_ERR_INTERNAL;
 			goto out;
 		}
-		if ((rc = issue_from_csr(svc->ca, &svc->policy, csr, &cert)) != MDMID_OK)
+		if ((rc = issue_from_csr(svc->ca, &set->policy, csr, &cert)) != MDMID_OK)
 			goto out;
 		c.cert = cert;
 		rc = store_cert_put(st, &c, &ev);
@@ -484,8 +546,8 @@ out:
 }
 
 /* The request this message continues, if any (same transaction, same key). */
-static enum mdmid_err find_request(struct scep_svc *svc, struct store *st, const struct scep_msg *msg, int type,
-				   struct request_row *row)
+static enum mdmid_err find_request(struct scep_svc *svc, const struct svc_settings *set, struct store *st,
+				   const struct scep_msg *msg, int type, struct request_row *row)
 {
 	unsigned char spki[32];
 
@@ -495,11 +557,12 @@ static enum mdmid_err find_request(struct scep_svc *svc, struct store *st, const
 	/* A poll finds its request whatever its age (window 0): a request may
 	 * wait for an operator longer than the retransmission window. */
 	return store_request_find(st, svc->issuer_id, msg->transaction_id, spki, type,
-				  type < 0 ? 0 : svc->retransmission_window ? svc->retransmission_window : 86400, row);
+				  type < 0 ? 0 : set->retransmission_window ? set->retransmission_window : 86400, row);
 }
 
 /* CertPoll: the state of the request it polls. */
-static enum mdmid_err poll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct scep_answer *ans)
+static enum mdmid_err poll(struct scep_svc *svc, const struct svc_settings *set, struct scep_msg *msg,
+			   const char *peer, struct scep_answer *ans)
 {
 	struct store *st = thread_store(svc);
 	struct request_row row;
@@ -507,16 +570,17 @@ static enum mdmid_err poll(struct scep_svc *svc, struct scep_msg *msg, const cha
 
 	if (!st)
 		return MDMID_ERR_NOMEM;
-	if ((rc = find_request(svc, st, msg, -1, &row)) != MDMID_OK)
+	if ((rc = find_request(svc, set, st, msg, -1, &row)) != MDMID_OK)
 		return rc;
-	rc = row.found ? answer_request(svc, st, msg, &row, peer, ans) : MDMID_ERR_BAD_CERT_ID;
+	rc = row.found ? answer_request(svc, set, st, msg, &row, peer, ans) : MDMID_ERR_BAD_CERT_ID;
 	store_request_row_clear(&row);
 	return rc;
 }
 
 /* Holds a checked request for an operator and answers PENDING. */
-static enum mdmid_err hold(struct scep_svc *svc, struct store *st, const struct scep_msg *msg,
-			   const struct binding *b, int64_t renews, const char *peer, struct scep_answer *ans)
+static enum mdmid_err hold(struct scep_svc *svc, const struct svc_settings *set, struct store *st,
+			   const struct scep_msg *msg, const struct binding *b, int64_t renews, const char *peer,
+			   struct scep_answer *ans)
 {
 	unsigned char spki[32], signer_spki[32], *csr = NULL;
 	char *subject = x509u_name_oneline(X509_REQ_get_subject_name(msg->csr));
@@ -545,7 +609,7 @@ static enum mdmid_err hold(struct scep_svc *svc, struct store *st, const struct 
 			/* Held already, by this very statement resent after a broken
 			 * connection? Then it is pending, not refused. */
 			struct request_row row;
-			if (find_request(svc, st, msg, msg->message_type, &row) == MDMID_OK && row.found)
+			if (find_request(svc, set, st, msg, msg->message_type, &row) == MDMID_OK && row.found)
 				rc = MDMID_OK;
 			store_request_row_clear(&row);
 		}
@@ -560,8 +624,8 @@ static enum mdmid_err hold(struct scep_svc *svc, struct store *st, const struct 
 }
 
 /* Checks, issues, commits and answers one verified PKCSReq or RenewalReq. */
-static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const char *peer, struct binding *b,
-			     struct scep_answer *ans)
+static enum mdmid_err enroll(struct scep_svc *svc, const struct svc_settings *set, struct scep_msg *msg,
+			     const char *peer, struct binding *b, struct scep_answer *ans)
 {
 	X509 *cert = NULL, *earlier = NULL;
 	struct store *st = thread_store(svc);
@@ -574,8 +638,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		return MDMID_ERR_NOMEM;
 	/* A PKCSReq is signed with the CSR's own key; a RenewalReq with the key
 	 * of the certificate it renews, so its CSR may carry a new one. */
-	rc = renewal ? policy_check_csr_key_with(&svc->policy, msg->csr, msg->csr_key)
-		     : policy_check_csr_with(&svc->policy, msg->csr, msg->csr_key, X509_get0_pubkey(msg->signer));
+	rc = renewal ? policy_check_csr_key_with(&set->policy, msg->csr, msg->csr_key)
+		     : policy_check_csr_with(&set->policy, msg->csr, msg->csr_key, X509_get0_pubkey(msg->signer));
 	if (rc != MDMID_OK)
 		goto out;
 	{
@@ -590,8 +654,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			goto out;
 		}
 		if ((rc = store_enroll_lookup(st, svc->issuer_id, msg->transaction_id, renewal ? "scep-renewal" : "scep",
-					      msg->message_type, spki, signer_spki, svc->retransmission_window,
-					      svc->retransmission_window ? svc->retransmission_window : 86400, &lk)) !=
+					      msg->message_type, spki, signer_spki, set->retransmission_window,
+					      set->retransmission_window ? set->retransmission_window : 86400, &lk)) !=
 		    MDMID_OK)
 			goto out;
 		if (lk.earlier) {
@@ -601,7 +665,7 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 			goto out;
 		}
 		if (lk.request.found) {
-			rc = answer_request(svc, st, msg, &lk.request, peer, ans);
+			rc = answer_request(svc, set, st, msg, &lk.request, peer, ans);
 			store_request_row_clear(&lk.request);
 			goto out;
 		}
@@ -613,8 +677,8 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	if (renewal) {
 		/* No challenge: the signer must be a certificate mdmid issued, within
 		 * its validity and not revoked; the new row inherits its UDID. */
-		if ((rc = renewal_signer(svc, st, msg, b, &renews)) != MDMID_OK ||
-		    (rc = issue_from_csr_key(svc->ca, &svc->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
+		if ((rc = renewal_signer(svc, set, st, msg, b, &renews)) != MDMID_OK ||
+		    (rc = issue_from_csr_key(svc->ca, &set->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
 			goto out;
 	}
 	/* The challenge is only looked up here; it is consumed by the statement
@@ -622,11 +686,11 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 	 * usable and two requests racing for it get one certificate. */
 	/* The certificate is built even for a request that will be held, so
 	 * that a CSR the policy refuses is refused now, not after approval. */
-	else if ((rc = challenge_resolve(st, &svc->policy, msg->csr, b)) != MDMID_OK ||
-		 (rc = issue_from_csr_key(svc->ca, &svc->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
+	else if ((rc = challenge_resolve(st, &set->policy, msg->csr, b)) != MDMID_OK ||
+		 (rc = issue_from_csr_key(svc->ca, &set->policy, msg->csr, msg->csr_key, &cert)) != MDMID_OK)
 		goto out;
-	if (svc->require_approval || b->require_approval) {
-		rc = hold(svc, st, msg, b, renews, peer, ans);
+	if (set->require_approval || b->require_approval) {
+		rc = hold(svc, set, st, msg, b, renews, peer, ans);
 		goto out;
 	}
 	x509u_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial);
@@ -669,7 +733,7 @@ static enum mdmid_err enroll(struct scep_svc *svc, struct scep_msg *msg, const c
 		 * statement when a broken connection made the store send it twice
 		 * (then the row is there, for this transaction), or it expired. */
 		struct challenge_row row;
-		if (find_retransmission(svc, st, msg, &earlier) == MDMID_OK && earlier) {
+		if (find_retransmission(svc, set, st, msg, &earlier) == MDMID_OK && earlier) {
 			rc = answer_retransmission(svc, st, msg, earlier, peer, ans);
 			goto out;
 		}
@@ -741,16 +805,18 @@ out:
 void scep_svc_pkioperation(struct scep_svc *svc, const unsigned char *body, size_t len, const char *peer,
 			   struct scep_answer *ans)
 {
+	/* One version of the settings from the start of the request to its end. */
+	const struct svc_settings *set = settings_get(svc);
 	struct scep_msg msg;
 	struct binding b = {0};
 	enum mdmid_err rc;
 
 	memset(ans, 0, sizeof *ans);
-	rc = scep_msg_parse(body, len, svc->ca, &svc->policy, &msg);
+	rc = scep_msg_parse(body, len, svc->ca, &set->policy, &msg);
 	if (rc == MDMID_OK)
 		rc = msg.ias ? lookup(svc, &msg, peer, ans)
-		     : msg.poll ? poll(svc, &msg, peer, ans)
-				: enroll(svc, &msg, peer, &b, ans);
+		     : msg.poll ? poll(svc, set, &msg, peer, ans)
+				: enroll(svc, set, &msg, peer, &b, ans);
 	if (rc == MDMID_OK)
 		goto out;
 	record_failure(svc, &msg, rc, b.udid, peer);

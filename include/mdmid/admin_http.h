@@ -25,6 +25,10 @@ struct admin_http;
 /* ca and db are borrowed. Returns NULL with a message in err. */
 struct admin_http *admin_http_start(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
 				    size_t errlen);
+/* SIGHUP: where profiles put the UDID (challenge_mode, static_udid_field),
+ * published at once, safely while requests run. Returns 0, or -1 with a
+ * message in err and nothing changed. */
+int admin_http_reload(struct admin_http *a, const struct mdmid_config *cfg, char *err, size_t errlen);
 unsigned admin_http_port(const struct admin_http *a);
 void admin_http_stop(struct admin_http *a);
 

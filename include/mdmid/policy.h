@@ -67,9 +67,6 @@ enum mdmid_err policy_check_csr_key(const struct policy *p, X509_REQ *csr);
  * its key: struct scep_msg's csr_key). */
 enum mdmid_err policy_check_csr_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key, EVP_PKEY *signer_key);
 enum mdmid_err policy_check_csr_key_with(const struct policy *p, X509_REQ *csr, EVP_PKEY *csr_key);
-/* Replaces the static challenge of p (its hash) while other threads may be
- * checking against it; NULL or "" leaves none. */
-void policy_set_static_challenge(struct policy *p, const char *static_challenge);
 /* The static challenge, compared as SHA-256 hashes in constant time. */
 enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *csr);
 

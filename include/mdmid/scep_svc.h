@@ -36,9 +36,16 @@ struct dbpool;
 struct scep_svc *scep_svc_new(const struct mdmid_config *cfg, const struct ca *ca, struct dbpool *db, char *err,
 			      size_t errlen);
 void scep_svc_free(struct scep_svc *svc);
-/* Replaces the static challenge (SIGHUP), safely while requests run; NULL or
- * "" leaves none. The challenge mode does not change. */
-void scep_svc_set_static_challenge(struct scep_svc *svc, const char *challenge);
+/*
+ * SIGHUP: builds the settings requests read from cfg, the way scep_svc_new
+ * does, and publishes them at once, safely while requests run (each request
+ * keeps the version it started with). Only these keys of cfg are read:
+ * min_rsa_bits, allow_single_des, csr_subject, csr_san, validity_days,
+ * max_clock_skew_seconds, challenge_mode, static_udid_field,
+ * retransmission_window_seconds, require_approval and the static challenge.
+ * Returns 0, or -1 with a message in err and nothing changed.
+ */
+int scep_svc_reload(struct scep_svc *svc, const struct mdmid_config *cfg, char *err, size_t errlen);
 
 void scep_svc_getcacaps(struct scep_svc *svc, struct scep_answer *ans);
 void scep_svc_getcacert(struct scep_svc *svc, struct scep_answer *ans);

@@ -3,8 +3,10 @@
 # the port file written and the database answered; RELOADING=1 and READY=1
 # around a SIGHUP; STOPPING=1), deploy/systemd/mdmid.service passes
 # `systemd-analyze verify`, and SIGHUP reloads the configuration: log_level and
-# the static challenge at once, other keys named as needing a restart, and the
-# server keeps serving.
+# the static challenge at once, and the issuance policy and binding keys
+# (validity_days, min_rsa_bits, ...) for the next request, without a restart;
+# other keys named as needing a restart; an invalid configuration (config_load
+# or the binding refusing it) changes nothing; the server keeps serving.
 source "$(dirname "$0")/lib.sh"
 t_setup systemd
 
@@ -136,16 +138,82 @@ enroll() { # enroll NAME CHALLENGE: prints pki_status=N
 		--out "$T/$1/req.der" --out-signer "$T/$1/self.pem" >/dev/null
 	curl -fsS --data-binary @"$T/$1/req.der" -o "$T/$1/rep.der" "$URL?operation=PKIOperation"
 	"$SCEP_REQ" parse --reply "$T/$1/rep.der" --cacert "$T/cacert.der" --key "$T/$1/key.pem" \
-		--signer-cert "$T/$1/self.pem" 2>/dev/null | grep -o 'pki_status=[0-9]'
+		--signer-cert "$T/$1/self.pem" --out-cert "$T/$1/cert.pem" 2>/dev/null >"$T/$1/parse.out" || true
+	grep -o 'pki_status=[0-9]' "$T/$1/parse.out"
 }
 is "$(enroll new "$(cat "$T/challenge")")" pki_status=0 "the reloaded static challenge enrolls"
 is "$(enroll old "$CHALLENGE")" pki_status=2 "the old one is refused (FAILURE)"
 
+# sighup: sends SIGHUP and waits (up to 10 s) for the reload's log line
+# (success or failure), which it puts in RELOAD_LINE.
+RELOADS=$(grep -c 'event=reload outcome=' "$T/server.log" || true)
+sighup() {
+	local i
+	kill -HUP "$SERVER_PID"
+	RELOADS=$((RELOADS + 1))
+	for ((i = 0; i < $(t_scale 100); i++)); do
+		[[ $(grep -c 'event=reload outcome=' "$T/server.log" || true) -ge $RELOADS ]] && break
+		sleep 0.1
+	done
+	RELOAD_LINE=$(grep 'event=reload outcome=' "$T/server.log" | sed -n "${RELOADS}p")
+}
+# days NAME: notAfter - notBefore of NAME's certificate, in whole days.
+days() {
+	local nb na
+	nb=$(openssl x509 -in "$T/$1/cert.pem" -noout -startdate | cut -d= -f2)
+	na=$(openssl x509 -in "$T/$1/cert.pem" -noout -enddate | cut -d= -f2)
+	echo $((($(date -ud "$na" +%s) - $(date -ud "$nb" +%s)) / 86400))
+}
+CHALLENGE2=$(cat "$T/challenge")
+is "$(days new)" 365 "before the reload a certificate is valid for 365 days (the default)"
+
+# validity_days: applied by SIGHUP, the next certificate has the new validity.
+echo "validity_days = 30" >>"$T/mdmid.conf"
+sighup
+like "$RELOAD_LINE" 'outcome=success' "SIGHUP with validity_days = 30: the configuration is reloaded"
+like "$RELOAD_LINE" 'applied="validity_days" restart_needed="listen"' \
+	"... validity_days is applied, listen (still changed) named as needing a restart"
+is "$(enroll valid30 "$CHALLENGE2")" pki_status=0 "an enrollment after the reload succeeds"
+is "$(days valid30)" 30 "... and its certificate is valid for 30 days"
+ok "$(kill -0 "$SERVER_PID"; echo $?)" "... from the same process (no restart)"
+is "$(grep -c 'event=start ' "$T/server.log")" 1 "... which started once"
+
+# min_rsa_bits: a 2048-bit CSR is refused (badRequest) once 3072 is required.
+# allow_single_des turned on needs the legacy provider, not loaded at start.
+printf 'min_rsa_bits = 3072\nallow_single_des = true\n' >>"$T/mdmid.conf"
+sighup
+like "$RELOAD_LINE" 'applied="min_rsa_bits" restart_needed="listen,allow_single_des"' \
+	"SIGHUP with min_rsa_bits = 3072: applied; allow_single_des (no legacy provider at start) needs a restart"
+like "$(grep 'event=reload msg=' "$T/server.log" | tail -n 1)" 'keys="listen,allow_single_des"' "... in a warning too"
+is "$(enroll small "$CHALLENGE2")" pki_status=2 "a 2048-bit CSR is now refused (FAILURE)"
+is "$(sed -n 's/^fail_info=//p' "$T/small/parse.out")" 2 "... with failInfo badRequest"
+is "$(q "select error from event order by id desc limit 1")" key_too_small "... as key_too_small"
+
+# Invalid values change nothing: refused by config_load, or by the binding.
+sed -i '/^allow_single_des = true$/d' "$T/mdmid.conf"
+printf 'validity_days = 10\nmin_rsa_bits = 2048\nchallenge_mode = nonsense\n' >>"$T/mdmid.conf"
+sighup
+like "$RELOAD_LINE" 'event=reload outcome=failure' "SIGHUP with challenge_mode = nonsense: the reload is refused"
+like "$RELOAD_LINE" 'running configuration is kept' "... and the running configuration kept"
+sed -i 's/^challenge_mode = nonsense$/static_udid_field = noSuchAttribute/' "$T/mdmid.conf"
+sighup
+like "$RELOAD_LINE" 'event=reload outcome=failure.*static_udid_field' \
+	"SIGHUP with static_udid_field = noSuchAttribute: refused when the settings are built"
+is "$(enroll small2 "$CHALLENGE2")" pki_status=2 "the old settings still hold: a 2048-bit CSR is refused"
+mkdir -p "$T/big"
+"$SCEP_REQ" build --cacert "$T/cacert.der" --key "$T/big/key.pem" --key-bits 3072 --challenge "$CHALLENGE2" \
+	--cn "$(udid_for big)" --out "$T/big/req.der" --out-signer "$T/big/self.pem" >/dev/null
+curl -fsS --data-binary @"$T/big/req.der" -o "$T/big/rep.der" "$URL?operation=PKIOperation"
+"$SCEP_REQ" parse --reply "$T/big/rep.der" --cacert "$T/cacert.der" --key "$T/big/key.pem" \
+	--signer-cert "$T/big/self.pem" --out-cert "$T/big/cert.pem" >"$T/big/parse.out" 2>/dev/null || true
+like "$(cat "$T/big/parse.out")" 'pki_status=0' "... a 3072-bit CSR enrolls"
+is "$(days big)" 30 "... valid for 30 days (not 10)"
+sed -i '/^validity_days = 10$/d; /^min_rsa_bits = 2048$/d; /^static_udid_field = noSuchAttribute$/d' "$T/mdmid.conf"
+
 # An invalid configuration changes nothing.
 echo "log_level = loud" >>"$T/mdmid.conf"
-kill -HUP "$SERVER_PID"
-wait_log 'event=reload outcome=failure'
-ok $? "SIGHUP with an invalid configuration: reload refused and logged"
+sighup
+like "$RELOAD_LINE" 'event=reload outcome=failure' "SIGHUP with an invalid configuration: reload refused and logged"
 is "$(curl -fsS "$URL?operation=GetCACaps" | head -n 1)" POSTPKIOperation "... and the server keeps serving"
 
 t_stop
