@@ -17,7 +17,7 @@
 # does not verify through and scep_msg.c reads the encrypted content as the
 # plaintext; nothing else changes. Only the fuzz and replay builds define it.
 
-FUZZ_HARNESSES := pkimsg get_query mdmsig admin_json config p12_udids
+FUZZ_HARNESSES := pkimsg get_query mdmsig admin_json config p12_udids forwarded_for
 FUZZ_TARGETS ?= $(FUZZ_HARNESSES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build-fuzz

@@ -9,7 +9,7 @@ T=$(mktemp -d "${MDMID_TEST_WORK:-/tmp}/fuzz_regressions.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
 fuzz=$MDMID_ROOT/tests/fuzz
-for h in pkimsg get_query mdmsig admin_json config p12_udids; do
+for h in pkimsg get_query mdmsig admin_json config p12_udids forwarded_for; do
 	bin=$MDMID_ROOT/$MDMID_BUILD/fuzz/replay-$h
 	inputs=()
 	for dir in "$fuzz/corpus/$h" "$fuzz/regressions/$h"; do
