@@ -16,6 +16,7 @@ packages=(
 	gnutls-bin                   # certtool: an independent PKCS#12 reader in tests
 	libcmocka-dev
 	clang libclang-rt-14-dev # make fuzz: libFuzzer harnesses (tests/fuzz)
+	valgrind     # make valgrind: the scenarios under memcheck (CI runs it)
 	scep curl
 	perl    # prove
 	python3 # tests read property lists with plistlib

@@ -14,6 +14,8 @@
 #
 # MDMID_VALGRIND=1 (`make valgrind`) runs the server t_start starts under valgrind
 # memcheck: any error or definite/indirect leak makes it exit 99, which t_stop reports.
+# Every other run of $MDMID_BIN (the CLI) goes through a wrapper that runs it under
+# memcheck too, and done_testing reports any error or leak they had.
 # Time limits in the scripts are multiplied by MDMID_TIME_SCALE: by default 10 under
 # valgrind, 3 for a sanitizer build (MDMID_BUILD=build-san, `make check SAN=1`), else 1.
 set -euo pipefail
@@ -22,6 +24,9 @@ MDMID_ROOT=${MDMID_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MDMID_BUILD=${MDMID_BUILD:-build}
 MDMID_BIN=${MDMID_BIN:-$MDMID_ROOT/$MDMID_BUILD/mdmid}
 SCEP_REQ=${SCEP_REQ:-$MDMID_ROOT/$MDMID_BUILD/scep-req}
+_T_REAL_BIN=$MDMID_BIN
+VALGRIND_OPTS=(-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+	--show-leak-kinds=definite,indirect --track-origins=no --num-callers=30)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=66}
 MDMID_VALGRIND=${MDMID_VALGRIND:-}
 if [[ -n "$MDMID_VALGRIND" && "$MDMID_VALGRIND" != 0 ]]; then
@@ -73,6 +78,12 @@ like() {
 }
 diag() { printf '# %s\n' "$*"; }
 done_testing() {
+	if [[ -n "${MDMID_VALGRIND:-}" && -d "${T:-}/vg" ]]; then
+		local logs=("$T"/vg/cli.*.log) bad=()
+		for f in "${logs[@]}"; do [[ -s $f ]] && bad+=("$f"); done
+		is "${#bad[@]}" 0 "memcheck: no error or leak in the CLI runs (${#logs[@]} runs)"
+		if ((${#bad[@]})); then head -n 200 "${bad[@]}" | sed 's/^/# /'; fi
+	fi
 	echo "1..$_t_n"
 	[[ $_t_failed -eq 0 ]]
 }
@@ -105,6 +116,17 @@ t_setup() {
 	source "$MDMID_ROOT/tests/lib/pg.sh"
 	T=$(mktemp -d "${MDMID_TEST_WORK:-/tmp}/$name.XXXXXX")
 	trap _t_cleanup EXIT
+	if [[ -n "${MDMID_VALGRIND:-}" ]]; then
+		mkdir -p "$T/vg"
+		{
+			echo '#!/bin/sh'
+			printf 'exec valgrind'
+			printf ' %q' "${VALGRIND_OPTS[@]}" "--log-file=$T/vg/cli.%p.log" "$_T_REAL_BIN"
+			echo ' "$@"'
+		} >"$T/vg/mdmid"
+		chmod 755 "$T/vg/mdmid"
+		MDMID_BIN=$T/vg/mdmid
+	fi
 	if [[ -n "${MDMID_TEST_PGHOST:-}" ]]; then
 		export PGHOST=$MDMID_TEST_PGHOST PGPORT=$MDMID_TEST_PGPORT PGUSER=mdmid
 	else
@@ -150,13 +172,11 @@ t_start() {
 	t_write_config
 	rm -f "$T/port"
 	local -a wrap=()
-	if [[ -n "$MDMID_VALGRIND" ]]; then
+	if [[ -n "${MDMID_VALGRIND:-}" ]]; then
 		# valgrind runs the program in its own process: $SERVER_PID gets the signals.
-		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
-			--show-leak-kinds=definite,indirect --track-origins=no --num-callers=30
-			"--log-file=$T/valgrind.%p.log")
+		wrap=(valgrind "${VALGRIND_OPTS[@]}" "--log-file=$T/valgrind.%p.log")
 	fi
-	"${wrap[@]}" "$MDMID_BIN" serve --config "$T/mdmid.conf" >>"$T/server.log" 2>&1 &
+	"${wrap[@]}" "$_T_REAL_BIN" serve --config "$T/mdmid.conf" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
 	local i
 	for ((i = 0; i < 100 * T_SCALE; i++)); do
@@ -184,7 +204,7 @@ t_stop() {
 	is "$rc" 0 "server stopped cleanly on SIGTERM (no sanitizer report)"
 	if [[ $rc -ne 0 ]]; then
 		tail -n 60 "$T/server.log" | sed 's/^/# /'
-		if [[ -n "$MDMID_VALGRIND" ]]; then head -n 300 "$T/valgrind.$pid.log" 2>/dev/null | sed 's/^/# /'; fi
+		if [[ -n "${MDMID_VALGRIND:-}" ]]; then head -n 300 "$T/valgrind.$pid.log" 2>/dev/null | sed 's/^/# /'; fi
 	fi
 }
 
