@@ -55,9 +55,7 @@ static int check_for_serve(const struct mdmid_config *cfg)
 	struct policy pol;
 	char err[512], msg[1100];
 
-	policy_init(&pol, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san, cfg->validity_days,
-		    cfg->challenge);
-	if (policy_set_binding(&pol, cfg->challenge_mode, cfg->static_udid_field, err, sizeof err) < 0) {
+	if (policy_from_config(&pol, cfg, cfg->challenge, err, sizeof err) < 0) {
 		fprintf(stderr, "mdmid config check: %s\n", err);
 		return -1;
 	}

@@ -67,10 +67,8 @@ int cmd_profile(int argc, char **argv)
 	if (cli_load_config(config, &cfg) < 0)
 		goto out;
 	rc = EXIT_FAIL;
-	policy_init(&pol, cfg.min_rsa_bits, cfg.allow_single_des, cfg.csr_subject, cfg.csr_san, cfg.validity_days,
-		    cfg.challenge);
 	err[0] = '\0';
-	if (policy_set_binding(&pol, cfg.challenge_mode, cfg.static_udid_field, err, sizeof err) < 0 ||
+	if (policy_from_config(&pol, &cfg, cfg.challenge, err, sizeof err) < 0 ||
 	    ca_load(cfg.ca_dir, cfg.ca_key_passphrase, &ca, err, sizeof err) < 0 ||
 	    !(st = store_new(cfg.database, cfg.database_password))) {
 		fprintf(stderr, "mdmid profile scep: %s\n", err[0] ? err : "out of memory");

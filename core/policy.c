@@ -1,6 +1,8 @@
 /* Issuance policy checks. */
 #include "mdmid/policy.h"
 
+#include "mdmid/config.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -238,4 +240,15 @@ enum mdmid_err policy_check_static_challenge(const struct policy *p, X509_REQ *c
 		return MDMID_ERR_INTERNAL;
 	ok = p->has_static_challenge && CRYPTO_memcmp(h, p->static_challenge_sha256, sizeof h) == 0;
 	return ok ? MDMID_OK : MDMID_ERR_CHALLENGE_WRONG;
+}
+
+int policy_from_config(struct policy *p, const struct mdmid_config *cfg, const char *static_challenge, char *err,
+		       size_t errlen)
+{
+	policy_init(p, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san, cfg->validity_days,
+		    static_challenge);
+	if (policy_set_binding(p, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0)
+		return -1;
+	p->max_clock_skew = cfg->max_clock_skew_seconds;
+	return 0;
 }

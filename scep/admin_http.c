@@ -437,13 +437,10 @@ static struct admin_policy *admin_policy_new(const struct mdmid_config *cfg, cha
 		return NULL;
 	}
 	/* No static challenge: profiles carry one-time challenges. */
-	policy_init(&p->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
-		    cfg->validity_days, NULL);
-	if (policy_set_binding(&p->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0) {
+	if (policy_from_config(&p->policy, cfg, NULL, err, errlen) < 0) {
 		free(p);
 		return NULL;
 	}
-	p->policy.max_clock_skew = cfg->max_clock_skew_seconds;
 	return p;
 }
 

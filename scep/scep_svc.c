@@ -64,13 +64,10 @@ static struct svc_settings *settings_new(const struct mdmid_config *cfg, char *e
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	policy_init(&set->policy, cfg->min_rsa_bits, cfg->allow_single_des, cfg->csr_subject, cfg->csr_san,
-		    cfg->validity_days, cfg->challenge);
-	if (policy_set_binding(&set->policy, cfg->challenge_mode, cfg->static_udid_field, err, errlen) < 0) {
+	if (policy_from_config(&set->policy, cfg, cfg->challenge, err, errlen) < 0) {
 		free(set);
 		return NULL;
 	}
-	set->policy.max_clock_skew = cfg->max_clock_skew_seconds;
 	set->retransmission_window = cfg->retransmission_window_seconds;
 	set->require_approval = cfg->require_approval;
 	return set;

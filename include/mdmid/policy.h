@@ -46,6 +46,15 @@ void policy_init(struct policy *p, unsigned min_rsa_bits, bool allow_single_des,
  */
 int policy_set_binding(struct policy *p, const char *mode, const char *udid_field, char *err, size_t errlen);
 
+struct mdmid_config;
+/*
+ * The whole policy from a configuration: policy_init with its values and
+ * static_challenge (NULL: none), policy_set_binding, max_clock_skew_seconds.
+ * Returns 0, or -1 with a message naming the key at fault.
+ */
+int policy_from_config(struct policy *p, const struct mdmid_config *cfg, const char *static_challenge, char *err,
+		       size_t errlen);
+
 /* Static mode: the canonical UDID from the configured CSR field, or -1. */
 int policy_csr_udid(const struct policy *p, X509_REQ *csr, char out[UDID_MAX + 1]);
 
